@@ -1,0 +1,46 @@
+"""hwconfig: chip descriptions and the samna-compatible chip configuration model.
+
+Depends on numpy only: importing it imports neither torch nor samna.
+"""
+
+from hwconfig.chips import CHIPS, UnknownChipError, get_chip
+from hwconfig.config import (
+    BoolVec2,
+    ChipConfig,
+    CnnLayerConfig,
+    CnnLayerDestination,
+    CnnLayerDimensions,
+    DvsDestination,
+    DvsFilterConfig,
+    DvsLayerConfig,
+    FactoryConfig,
+    IOShape,
+    ReadoutConfig,
+    Vec2,
+)
+from hwconfig.errors import ConfigError
+from hwconfig.spec import ChipSpec, CoreSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CHIPS",
+    "BoolVec2",
+    "ChipConfig",
+    "ChipSpec",
+    "CnnLayerConfig",
+    "CnnLayerDestination",
+    "CnnLayerDimensions",
+    "ConfigError",
+    "CoreSpec",
+    "DvsDestination",
+    "DvsFilterConfig",
+    "DvsLayerConfig",
+    "FactoryConfig",
+    "IOShape",
+    "ReadoutConfig",
+    "UnknownChipError",
+    "Vec2",
+    "__version__",
+    "get_chip",
+]
