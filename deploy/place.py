@@ -1,0 +1,225 @@
+"""Core placement: assign every chip layer to its own core (SPECK_SEMANTICS §7.3 rule 1, §9.3).
+
+A layer may go to any core whose kernel, neuron and bias memories hold it (the :class:`FitMatrix`). Finding an
+assignment is a bipartite maximum matching, solved here with augmenting paths (Kuhn's algorithm, the
+unit-capacity case of the max-flow sinabs runs with Edmonds–Karp).
+
+Determinism and preferences:
+
+- Layers are matched in index order and each layer tries its cores in ascending core id, so the result only
+  depends on the fit matrix.
+- Leak-enabled layers (non-zero bias) first try to avoid the cores with the leak erratum (cores 0/1, §2.4
+  DS-bug): the matching is first solved with those cores removed for leak layers; only if that leaves a layer
+  unplaced is the unrestricted matching used (then :func:`deploy.check.check_placement` warns). This is the
+  one deliberate difference from sinabs, which ignores the erratum and puts a biased first layer on core 0.
+
+When no assignment exists, :class:`PlacementError` gives a Hall's-theorem witness: a set of k layers that
+together fit fewer than k cores, with each layer's memory and its cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from deploy.check import FitMatrix, fit_matrix
+from deploy.errors import PlacementError
+from deploy.graph import Placement, QuantizedGraph
+from hwconfig.spec import ChipSpec
+
+CoreMap = Mapping[int | str, int]
+"""Manual placement: layer index or torch module path → core id."""
+
+
+def _match(
+    adjacency: Sequence[Sequence[int]], pinned: Mapping[int, int]
+) -> tuple[list[int | None], dict[int, int]]:
+    """Maximum bipartite matching with pinned pairs fixed.
+
+    Args:
+        adjacency: ``adjacency[i]`` cores layer i may take, in preference order.
+        pinned: Layer → core pairs that are fixed (their cores are unavailable to others).
+
+    Returns:
+        ``(core_of, layer_of)`` where ``core_of[i]`` is None for an unmatched layer.
+    """
+    n = len(adjacency)
+    core_of: list[int | None] = [None] * n
+    layer_of: dict[int, int] = {}
+    for i, c in pinned.items():
+        core_of[i] = c
+        layer_of[c] = i
+
+    def augment(i: int, seen: set[int]) -> bool:
+        for c in adjacency[i]:
+            if c in seen:
+                continue
+            seen.add(c)
+            j = layer_of.get(c)
+            if j is None or (j not in pinned and augment(j, seen)):
+                core_of[i] = c
+                layer_of[c] = i
+                return True
+        return False
+
+    for i in range(n):
+        if i not in pinned:
+            augment(i, set())
+    return core_of, layer_of
+
+
+def _hall_witness(
+    adjacency: Sequence[Sequence[int]], core_of: Sequence[int | None], layer_of: Mapping[int, int], start: int
+) -> tuple[list[int], list[int]]:
+    """Layers reachable from unmatched ``start`` by alternating paths, and the cores they fit.
+
+    By Kőnig's argument every core reached is matched to a layer in the set, so the set of k layers fits only
+    k − 1 cores: a Hall violator.
+    """
+    layers = {start}
+    cores: set[int] = set()
+    frontier = [start]
+    while frontier:
+        i = frontier.pop()
+        for c in adjacency[i]:
+            if c in cores:
+                continue
+            cores.add(c)
+            j = layer_of.get(c)
+            if j is not None and j not in layers:
+                layers.add(j)
+                frontier.append(j)
+    return sorted(layers), sorted(cores)
+
+
+def _layer_line(fit: FitMatrix, i: int) -> str:
+    m = fit.memory[i]
+    cores = list(fit.cores_for(i))
+    return (
+        f"'{fit.layer_names[i]}' ({fit.layer_descriptions[i]}: kernel {m.kernel}, neuron {m.neuron}, "
+        f"bias {m.bias} words) fits cores {cores}"
+    )
+
+
+def _resolve_core_map(core_map: CoreMap, fit: FitMatrix) -> dict[int, int]:
+    """Validate a manual core map and return it as layer index → core id."""
+    problems: list[str] = []
+    resolved: dict[int, int] = {}
+    names = {name: i for i, name in enumerate(fit.layer_names)}
+    for key, core in core_map.items():
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 0 <= key < fit.n_layers:
+                problems.append(f"layer index {key} does not exist (layers are 0..{fit.n_layers - 1})")
+                continue
+            i = key
+        elif isinstance(key, str) and key in names:
+            i = names[key]
+        else:
+            problems.append(f"unknown layer {key!r}; layers are {list(fit.layer_names)}")
+            continue
+        if i in resolved:
+            problems.append(f"layer '{fit.layer_names[i]}' is given twice")
+            continue
+        if core not in fit.core_ids:
+            problems.append(
+                f"layer '{fit.layer_names[i]}': core {core} does not exist (cores {list(fit.core_ids)})"
+            )
+            continue
+        resolved[i] = core
+    by_core: dict[int, list[int]] = {}
+    for i, c in resolved.items():
+        by_core.setdefault(c, []).append(i)
+    for c, layers in sorted(by_core.items()):
+        if len(layers) > 1:
+            problems.append(
+                f"core {c} is given to {len(layers)} layers "
+                f"({', '.join(repr(fit.layer_names[i]) for i in layers)}); each core holds one layer"
+            )
+    for i, c in sorted(resolved.items()):
+        j = fit.core_ids.index(c)
+        if not fit.fits[i][j]:
+            m = fit.memory[i]
+            over = [
+                f"{what} {need} > {cap}"
+                for what, need, cap in (
+                    ("kernel", m.kernel, fit.kernel_capacity[j]),
+                    ("neuron", m.neuron, fit.neuron_capacity[j]),
+                    ("bias", m.bias, fit.bias_capacity[j]),
+                )
+                if need > cap
+            ]
+            problems.append(
+                f"layer '{fit.layer_names[i]}' does not fit core {c}: {', '.join(over)} words; "
+                f"it fits cores {list(fit.cores_for(i))}"
+            )
+    if problems:
+        raise PlacementError("invalid core map: " + "; ".join(problems))
+    return resolved
+
+
+def place(source: QuantizedGraph | FitMatrix, chip: ChipSpec, core_map: CoreMap | None = None) -> Placement:
+    """Assign each layer its own core.
+
+    Args:
+        source: The quantised graph, or its fit matrix (:func:`deploy.check.fit_matrix`).
+        chip: The target chip.
+        core_map: Optional manual placement (layer index or torch module path → core). Layers not named are
+            placed automatically on the remaining cores.
+
+    Returns:
+        The placement (``manual`` is True when a core map was given).
+
+    Raises:
+        PlacementError: If the core map is invalid (unknown layer, core out of range, duplicate core, layer
+            does not fit the core), or no assignment exists; then the message names a set of layers that
+            together fit fewer cores than there are layers in it, with their memory and cores.
+    """
+    fit = source if isinstance(source, FitMatrix) else fit_matrix(source, chip)
+    n = fit.n_layers
+    if n > len(fit.core_ids):
+        raise PlacementError(
+            f"{n} layers but {chip.name} has {len(fit.core_ids)} cores: no placement exists; "
+            f"remove {n - len(fit.core_ids)} layer(s)"
+        )
+    pinned = _resolve_core_map(core_map, fit) if core_map else {}
+    erratum = {c.core_id for c in chip.cores if c.leak_erratum}
+    full = [list(fit.cores_for(i)) for i in range(n)]
+    preferred = [[c for c in cores if not (fit.leak[i] and c in erratum)] for i, cores in enumerate(full)]
+
+    core_of, layer_of = _match(preferred, pinned)
+    if any(c is None for c in core_of):
+        core_of, layer_of = _match(full, pinned)
+    unmatched = [i for i, c in enumerate(core_of) if c is None]
+    if unmatched:
+        raise PlacementError(_explain(fit, full, core_of, layer_of, unmatched[0], pinned))
+    return Placement(
+        core_of=tuple(c for c in core_of if c is not None),
+        fit=fit.fits,
+        manual=bool(core_map),
+    )
+
+
+def _explain(
+    fit: FitMatrix,
+    adjacency: Sequence[Sequence[int]],
+    core_of: Sequence[int | None],
+    layer_of: Mapping[int, int],
+    start: int,
+    pinned: Mapping[int, int],
+) -> str:
+    layers, cores = _hall_witness(adjacency, core_of, layer_of, start)
+    lines = "; ".join(_layer_line(fit, i) for i in layers)
+    if not cores:
+        head = f"layer '{fit.layer_names[start]}' fits no core"
+    else:
+        head = (
+            f"no valid core assignment: these {len(layers)} layers together fit only {len(cores)} core(s) "
+            f"{cores}"
+        )
+    pinned_note = ""
+    taken = sorted(c for c in cores if layer_of.get(c) in pinned)
+    if taken:
+        pinned_note = f" (cores {taken} are taken by the manual core map)"
+    return (
+        f"{head}{pinned_note}: {lines}. Make {len(layers) - len(cores)} of them smaller so they fit "
+        "other cores (see the fit matrix of `deploy-model check`)"
+    )
