@@ -176,7 +176,8 @@ def _check_readout_layer(q: QuantizedLayer, core: int, chip: ChipSpec, expand: b
         if mem.kernel > spec.kernel_memory or mem.neuron > spec.neuron_memory:
             raise PlacementError(
                 f"readout erratum: layer '{q.name}' expanded from {n} to {f} channels needs kernel "
-                f"{mem.kernel} and neuron {mem.neuron} words > core {core}'s {spec.kernel_memory} / {spec.neuron_memory}; "
+                f"{mem.kernel} and neuron {mem.neuron} words > core {core}'s "
+                f"{spec.kernel_memory} / {spec.neuron_memory}; "
                 "fix: pin it to a larger core with --core-map or use fewer classes"
             )
 
