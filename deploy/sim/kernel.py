@@ -1,0 +1,439 @@
+"""numba kernel of the fast simulator (the only module that imports numba).
+
+Data layout (prepared by :mod:`deploy.sim.simulator`):
+
+- states: one flat int32 array, per core ``[x][y][f]`` (f contiguous), offset ``P[L, SOFF]``;
+- weights: one flat int32 array, per core ``[c][kx][ky][f]`` (f contiguous), offset ``P[L, WOFF]``;
+- non-zero weight counts per ``(c, kx, ky)`` for ``process_zero_weights=False``, offset ``P[L, NOFF]``.
+
+The inner loop runs over the output features f of one (kx, ky) tap, contiguous in both weights and states,
+so it vectorises. The emission order of the project convention (f outermost, then kx, then ky) is restored by
+recording each firing neuron's key ``f·(nkx·nky) + ix·nky + iy`` and sorting the keys before emitting. This
+is exact because routing is acyclic (checked before the kernel runs): the depth-first cascade of a spike of
+core L never reaches L again, so neither L's states nor L's decimator counter change between L's neuron
+updates, and computing all of one event's updates before emitting its spikes gives the reference's results.
+
+Depth-first routing uses an explicit stack of frames; in an acyclic network each core is on the stack at
+most once, so each core has its own scratch buffer for its pending spikes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+# Columns of the per-core parameter table P[9, N_PARAM].
+F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
+THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED = range(11, 25)
+N_PARAM = 25
+
+# Option flags O[N_OPT].
+O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE = range(8)
+N_OPT = 8
+OVF_ERROR, OVF_WRAP, OVF_SAT = 0, 1, 2
+CHECK_SUM, CHECK_RESULT = 0, 1
+
+# Error codes in err[0].
+ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
+
+# Counter rows.
+C_SYNOPS, C_GEN, C_EMIT, C_INPUTS, C_DROPPED = range(5)
+
+_JIT: dict[str, Any] = {"cache": True, "nogil": True, "boundscheck": False}
+
+
+@nb.njit(**_JIT)
+def _fit(v: int, mode: int) -> int:
+    if mode == OVF_WRAP:
+        return ((v + 32768) & 65535) - 32768
+    if mode == OVF_SAT:
+        return min(max(v, -32768), 32767)
+    return v
+
+
+@nb.njit(**_JIT)
+def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int) -> None:
+    err[0] = ERR_OVERFLOW
+    err[1] = core
+    err[2] = f
+    err[3] = x
+    err[4] = y
+    err[5] = t
+    err[6] = v
+
+
+@nb.njit(**_JIT)
+def _compute_event(
+    L: int, c: int, x: int, y: int, t: int, P: Any, O: Any, W: Any, S: Any, NNZ: Any,
+    scratch: Any, xol: Any, yol: Any, nk: Any, cnt: Any, err: Any, fl: Any,
+) -> int:  # fmt: skip
+    """Apply one input event to core L; write the keys of firing neurons, sorted, to L's scratch."""
+    F = P[L, F_]
+    k = P[L, K_]
+    sx = P[L, SX]
+    sy = P[L, SY]
+    Wout = P[L, WOUT]
+    Hout = P[L, HOUT]
+    nkx = 0
+    for kx in range(k):
+        nx = x + P[L, PX] - kx
+        if nx % sx != 0:
+            continue
+        xo = nx // sx
+        if 0 <= xo < Wout:
+            xol[L, nkx, 0] = kx
+            xol[L, nkx, 1] = xo
+            nkx += 1
+    nky = 0
+    for ky in range(k):
+        ny = y + P[L, PY] - ky
+        if ny % sy != 0:
+            continue
+        yo = ny // sy
+        if 0 <= yo < Hout:
+            yol[L, nky, 0] = ky
+            yol[L, nky, 1] = yo
+            nky += 1
+    nk[L, 0] = nkx
+    nk[L, 1] = nky
+    cnt[C_INPUTS, L] += 1
+    thr = P[L, THR]
+    thrlo = P[L, THRLO]
+    rtz = P[L, RTZ] != 0
+    clamp = O[O_CLAMP] != 0
+    skipzero = O[O_SKIPZERO] != 0
+    ovf = O[O_OVF]
+    check_sum = O[O_CHECK] == CHECK_SUM
+    woff = P[L, WOFF]
+    soff = P[L, SOFF]
+    noff = P[L, NOFF]
+    sc = P[L, SCOFF]
+    nk2 = nkx * nky
+    nsp = 0
+    synops = 0
+    for ix in range(nkx):
+        kx = xol[L, ix, 0]
+        xo = xol[L, ix, 1]
+        for iy in range(nky):
+            ky = yol[L, iy, 0]
+            yo = yol[L, iy, 1]
+            tap = (c * k + kx) * k + ky
+            wb = woff + tap * F
+            sb = soff + (xo * Hout + yo) * F
+            if skipzero:
+                synops += NNZ[noff + tap]
+            else:
+                synops += F
+            anyf = 0
+            lo = 0
+            hi = 0
+            for f in range(F):
+                s = S[sb + f]
+                w = W[wb + f]
+                v = s + w
+                if check_sum:
+                    v = _fit(v, ovf)
+                fire = v >= thr
+                if fire:
+                    r = 0 if rtz else v - thr
+                elif clamp:
+                    r = max(v, thrlo)
+                else:
+                    r = v
+                if skipzero and w == 0:
+                    r = s
+                    fire = False
+                if not check_sum:
+                    r = _fit(r, ovf)
+                chk = v if check_sum else r
+                lo = min(lo, chk)
+                hi = max(hi, chk)
+                S[sb + f] = r
+                fl[f] = fire
+                anyf |= fire
+            if ovf == OVF_ERROR and (lo < -32768 or hi > 32767):
+                # The feature is not tracked in the vectorised loop; f = -1 means "one of this tap's".
+                _overflow_error(err, L, -1, xo, yo, t, hi if hi > 32767 else lo)
+                return 0
+            if anyf:
+                base = ix * nky + iy
+                for f in range(F):
+                    if fl[f]:
+                        scratch[sc + nsp] = f * nk2 + base
+                        nsp += 1
+    cnt[C_SYNOPS, L] += synops
+    cnt[C_GEN, L] += nsp
+    if nsp > 1:
+        scratch[sc : sc + nsp] = np.sort(scratch[sc : sc + nsp])
+    return nsp
+
+
+@nb.njit(**_JIT)
+def _compute_leak(L: int, t: int, P: Any, O: Any, S: Any, B: Any, lscratch: Any, cnt: Any, err: Any) -> int:
+    """Apply one slow-clock tick to core L; firing keys ``f·W·H + x·H + y`` (sorted) go to L's leak scratch."""
+    F = P[L, F_]
+    Wout = P[L, WOUT]
+    Hout = P[L, HOUT]
+    thr = P[L, THR]
+    thrlo = P[L, THRLO]
+    rtz = P[L, RTZ] != 0
+    may_fire = O[O_LEAKSPK] != 0
+    ovf = O[O_OVF]
+    check_sum = O[O_CHECK] == CHECK_SUM
+    soff = P[L, SOFF]
+    boff = P[L, BOFF]
+    sc = P[L, LSCOFF]
+    nsp = 0
+    for xo in range(Wout):
+        for yo in range(Hout):
+            sb = soff + (xo * Hout + yo) * F
+            for f in range(F):
+                v = S[sb + f] + B[boff + f]
+                if check_sum:
+                    if ovf == OVF_ERROR and (v < -32768 or v > 32767):
+                        _overflow_error(err, L, f, xo, yo, t, v)
+                        return 0
+                    v = _fit(v, ovf)
+                fire = may_fire and v >= thr
+                if fire:
+                    r = 0 if rtz else v - thr
+                else:
+                    r = max(v, thrlo)
+                if not check_sum:
+                    if ovf == OVF_ERROR and (r < -32768 or r > 32767):
+                        _overflow_error(err, L, f, xo, yo, t, r)
+                        return 0
+                    r = _fit(r, ovf)
+                S[sb + f] = r
+                if fire:
+                    lscratch[sc + nsp] = (f * Wout + xo) * Hout + yo
+                    nsp += 1
+    cnt[C_GEN, L] += nsp
+    if nsp > 1:
+        lscratch[sc : sc + nsp] = np.sort(lscratch[sc : sc + nsp])
+    return nsp
+
+
+@nb.njit(**_JIT)
+def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> Any:
+    if n >= out.shape[0]:
+        bigger = np.empty((2 * out.shape[0] + 64, 6), np.int64)
+        bigger[:n] = out[:n]
+        out = bigger
+    out[n, 0] = t
+    out[n, 1] = layer
+    out[n, 2] = f
+    out[n, 3] = x
+    out[n, 4] = y
+    out[n, 5] = monitored
+    return out
+
+
+@nb.njit(**_JIT)
+def _readout(f: int, O: Any, readout: Any) -> None:
+    cls = f // 4 + 1 if O[O_ERRATUM] != 0 else f
+    if 0 <= cls < readout.shape[0]:
+        readout[cls] += 1
+
+
+@nb.njit(**_JIT)
+def _in_range(D: int, f: int, x: int, y: int, P: Any) -> bool:
+    return 0 <= f < P[D, C_] and 0 <= x < P[D, WIN] and 0 <= y < P[D, HIN]
+
+
+@nb.njit(**_JIT)
+def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> None:
+    err[0] = ERR_RANGE
+    err[1] = src
+    err[2] = f
+    err[3] = x
+    err[4] = y
+    err[5] = t
+    err[6] = D
+
+
+@nb.njit(**_JIT)
+def _drain(
+    t: int, sp: int, fr: Any, P: Any, O: Any, W: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
+    xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any, nout: int,
+    err: Any, fl: Any,
+) -> tuple[Any, int]:  # fmt: skip
+    """Run the depth-first cascade of the frames on the stack until it is empty.
+
+    Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 next spike index,
+    4 phase (0 new spike, 1 slot 0 next, 2 slot 1 next, 3 done), 5 f, 6 x, 7 y.
+    """
+    trace = O[O_TRACE] != 0
+    while sp > 0:
+        i = sp - 1
+        L = fr[i, 0]
+        if fr[i, 3] >= fr[i, 2]:
+            sp -= 1
+            continue
+        phase = fr[i, 4]
+        if phase == 0:
+            if fr[i, 1] == 0:
+                key = scratch[P[L, SCOFF] + fr[i, 3]]
+                nkx = nk[L, 0]
+                nky = nk[L, 1]
+                f = key // (nkx * nky)
+                rem = key - f * nkx * nky
+                x = xol[L, rem // nky, 1]
+                y = yol[L, rem % nky, 1]
+            else:
+                key = lscratch[P[L, LSCOFF] + fr[i, 3]]
+                hw = P[L, WOUT] * P[L, HOUT]
+                f = key // hw
+                rem = key - f * hw
+                x = rem // P[L, HOUT]
+                y = rem % P[L, HOUT]
+            n = P[L, DECN]
+            if n > 0:
+                c0 = dec[L]
+                dec[L] += 1
+                if c0 % n != P[L, DECPH]:
+                    fr[i, 3] += 1
+                    continue
+            cnt[C_EMIT, L] += 1
+            mon = P[L, MON]
+            if mon != 0 or trace:
+                out = _append(out, nout, t, L, f, x, y, mon)
+                nout += 1
+            fr[i, 5] = f
+            fr[i, 6] = x
+            fr[i, 7] = y
+            fr[i, 4] = 1
+            continue
+        if phase == 3:
+            fr[i, 3] += 1
+            fr[i, 4] = 0
+            continue
+        s = phase - 1
+        fr[i, 4] = phase + 1
+        if dest[L, s, 0] == 0:
+            continue
+        D = dest[L, s, 1]
+        p = dest[L, s, 2]
+        nf = fr[i, 5] + dest[L, s, 3]
+        nx = fr[i, 6] // p
+        ny = fr[i, 7] // p
+        if D == 12:
+            _readout(nf, O, readout)
+            continue
+        if not _in_range(D, nf, nx, ny, P):
+            if O[O_OOR] != 0:
+                _range_error(err, L, D, nf, nx, ny, t)
+                return out, nout
+            cnt[C_DROPPED, D] += 1
+            continue
+        nsp = _compute_event(D, nf, nx, ny, t, P, O, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+        if err[0] != ERR_NONE:
+            return out, nout
+        if nsp > 0:
+            fr[sp, 0] = D
+            fr[sp, 1] = 0
+            fr[sp, 2] = nsp
+            fr[sp, 3] = 0
+            fr[sp, 4] = 0
+            sp += 1
+    return out, nout
+
+
+@nb.njit(**_JIT)
+def _inject(
+    L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, O: Any, W: Any, S: Any, NNZ: Any,
+    scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
+    cnt: Any, out: Any, nout: int, err: Any, fl: Any,
+) -> tuple[Any, int]:  # fmt: skip
+    nsp = _compute_event(L, c, x, y, t, P, O, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+    if err[0] != ERR_NONE or nsp == 0:
+        return out, nout
+    fr[0, 0] = L
+    fr[0, 1] = 0
+    fr[0, 2] = nsp
+    fr[0, 3] = 0
+    fr[0, 4] = 0
+    return _drain(t, 1, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest, dec, readout, cnt, out,
+                  nout, err, fl)  # fmt: skip
+
+
+@nb.njit(**_JIT)
+def run_kernel(
+    ev: Any, ticks: Any, P: Any, O: Any, W: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
+    dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any, err: Any,
+) -> tuple[Any, int, int]:  # fmt: skip
+    """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
+
+    Root layers: 0..8 core input, 12 readout input, 13 DVS event already pre-processed (§5), -1 skipped.
+    Returns the output buffer (rows t, layer, f, x, y, monitored), its length and the number of ticks applied.
+    Errors stop the run and are reported in ``err`` (code, core, f, x, y, t, value).
+    """
+    fmax = 1
+    for L in range(P.shape[0]):
+        fmax = max(fmax, P[L, F_])
+    fl = np.zeros(fmax, np.bool_)
+    xol = np.zeros((P.shape[0], 16, 2), np.int64)
+    yol = np.zeros((P.shape[0], 16, 2), np.int64)
+    nk = np.zeros((P.shape[0], 2), np.int64)
+    fr = np.zeros((P.shape[0] + 2, 8), np.int64)
+    nout = 0
+    ti = 0
+    nev = ev.shape[0]
+    for e in range(nev + 1):
+        tev = ev[e, 0] if e < nev else np.iinfo(np.int64).max
+        while ti < ticks.shape[0] and ticks[ti] <= tev:
+            tt = ticks[ti]
+            ti += 1
+            for L in range(P.shape[0]):
+                if P[L, USED] == 0 or P[L, LEAK] == 0:
+                    continue
+                nsp = _compute_leak(L, tt, P, O, S, B, lscratch, cnt, err)
+                if err[0] != ERR_NONE:
+                    return out, nout, ti
+                if nsp > 0:
+                    fr[0, 0] = L
+                    fr[0, 1] = 1
+                    fr[0, 2] = nsp
+                    fr[0, 3] = 0
+                    fr[0, 4] = 0
+                    out, nout = _drain(tt, 1, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest, dec,
+                                       readout, cnt, out, nout, err, fl)  # fmt: skip
+                    if err[0] != ERR_NONE:
+                        return out, nout, ti
+        if e == nev:
+            break
+        t = ev[e, 0]
+        layer = ev[e, 1]
+        f = ev[e, 2]
+        x = ev[e, 3]
+        y = ev[e, 4]
+        if layer < 0:
+            continue
+        if layer == 12:
+            _readout(f, O, readout)
+        elif layer == 13:
+            if dvs_mon != 0:
+                out = _append(out, nout, t, 13, f, x, y, 1)
+                nout += 1
+            for s in range(2):
+                D = dvs_dest[s]
+                if D < 0:
+                    continue
+                if not _in_range(D, f, x, y, P):
+                    if O[O_OOR] != 0:
+                        _range_error(err, 13, D, f, x, y, t)
+                        return out, nout, ti
+                    cnt[C_DROPPED, D] += 1
+                    continue
+                out, nout = _inject(D, f, x, y, t, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest,
+                                    dec, readout, cnt, out, nout, err, fl)  # fmt: skip
+                if err[0] != ERR_NONE:
+                    return out, nout, ti
+        else:
+            out, nout = _inject(layer, f, x, y, t, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest,
+                                dec, readout, cnt, out, nout, err, fl)  # fmt: skip
+            if err[0] != ERR_NONE:
+                return out, nout, ti
+    return out, nout, ti
