@@ -1,0 +1,232 @@
+"""The report's figures, rendered to PNG bytes with matplotlib's object API (no pyplot, no global state)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deploy.report.summary import RunSummary, SpikeData
+
+SOURCE_COLOURS = {"float": "#4C72B0", "quantised": "#DD8452", "simulated": "#55A868"}
+MEMORY_COLOURS = {"kernel": "#4C72B0", "neuron": "#DD8452", "bias": "#8172B3"}
+DPI = 110
+
+
+@dataclass(frozen=True)
+class RenderedFigure:
+    """A figure ready to embed.
+
+    Attributes:
+        key: Stable identifier (used as the HTML element id, ``fig-<key>``).
+        title: Caption shown above it.
+        alt: Text alternative.
+        png: PNG bytes.
+    """
+
+    key: str
+    title: str
+    alt: str
+    png: bytes
+
+
+def _new_figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def memory_figure(s: RunSummary) -> RenderedFigure:
+    """Memory use of all cores as a fraction of capacity (grouped bars)."""
+    fig = _new_figure(7.5, 3.0)
+    ax = fig.add_subplot()
+    cores = np.arange(len(s.core_memory))
+    width = 0.26
+    for j, kind in enumerate(("kernel", "neuron", "bias")):
+        frac = [100 * m.fraction(kind) for m in s.core_memory]
+        ax.bar(cores + (j - 1) * width, frac, width, label=kind, color=MEMORY_COLOURS[kind])
+    ax.axhline(100, color="#C44E52", lw=1, ls="--")
+    ax.set_xticks(
+        cores, [f"{m.core}\n{_short(m.layer) if m.layer else 'free'}" for m in s.core_memory], fontsize=8
+    )
+    ax.set_ylabel("used / capacity (%)")
+    ax.set_ylim(0, 110)
+    ax.legend(ncols=3, fontsize=8, loc="upper right", frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return RenderedFigure(
+        "memory",
+        "Memory use per core",
+        "Bar chart of kernel, neuron and bias memory use of each core",
+        _png(fig),
+    )
+
+
+def spike_count_figure(s: RunSummary) -> RenderedFigure | None:
+    """Total spikes per layer in the float, quantised and simulated views."""
+    a = s.agreement
+    if a is None or not a.layers:
+        return None
+    fig = _new_figure(7.5, 3.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(a.layers))
+    sources = a.sources
+    width = 0.8 / max(len(sources), 1)
+    for j, src in enumerate(sources):
+        vals = [la.totals[src] for la in a.layers]
+        ax.bar(
+            x + (j - (len(sources) - 1) / 2) * width, vals, width, label=src, color=SOURCE_COLOURS.get(src)
+        )
+    ax.set_xticks(x, [f"{_short(la.name)}\ncore {la.core}" for la in a.layers], fontsize=8)
+    ax.set_ylabel("spikes")
+    if max((la.totals[s_] for la in a.layers for s_ in sources), default=0) > 0:
+        ax.set_yscale("symlog", linthresh=1)
+    ax.legend(ncols=len(sources), fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return RenderedFigure(
+        "spike-counts", "Spikes per layer", "Bar chart of spike counts per layer for each view", _png(fig)
+    )
+
+
+def spike_time_figure(d: SpikeData) -> RenderedFigure | None:
+    """Spikes per time bin for every layer, one panel per layer, the three views overlaid."""
+    n = len(d.layer_names)
+    if n == 0 or not d.time_counts:
+        return None
+    fig = _new_figure(7.5, 1.35 * n + 0.6)
+    axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
+    for i, ax in enumerate(axes):
+        for src, per_layer in d.time_counts.items():
+            series = np.asarray(per_layer[i])
+            t_ms = np.arange(len(series)) * d.dt_us / 1000
+            ax.step(t_ms, series, where="post", lw=1.1, label=src, color=SOURCE_COLOURS.get(src))
+        ax.set_ylabel(_short(d.layer_names[i]), fontsize=8, rotation=0, ha="right", va="center")
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].legend(
+        ncols=len(d.time_counts), fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1, 1)
+    )
+    axes[-1].set_xlabel(f"time (ms), bins of {d.dt_us / 1000:g} ms")
+    return RenderedFigure(
+        "spike-time",
+        "Spikes over time per layer (float, quantised, simulated)",
+        "Step plots of the number of spikes per time bin of each layer for each view",
+        _png(fig),
+    )
+
+
+def raster_figure(d: SpikeData) -> RenderedFigure:
+    """Input events and output events as spike rasters."""
+    fig = _new_figure(7.5, 3.6)
+    ax_in, ax_out = fig.subplots(2, 1, sharex=True, height_ratios=(1.4, 1))
+    ev_in, ev_out = d.input_events, d.output_events
+    if len(ev_in):
+        t = ev_in["timestamp"] / 1000
+        w = int(ev_in["x"].max()) + 1
+        h = int(ev_in["y"].max()) + 1
+        idx = (ev_in["feature"].astype(np.int64) * h + ev_in["y"]) * w + ev_in["x"]
+        ax_in.scatter(t, idx, s=0.4, c=np.where(ev_in["feature"] > 0, "#4C72B0", "#C44E52"), linewidths=0)
+    ax_in.set_ylabel("input pixel\n(feature, y, x)", fontsize=8)
+    ax_in.set_title(f"input: {len(ev_in):,} events", fontsize=9, loc="left")
+    if len(ev_out):
+        ax_out.scatter(ev_out["timestamp"] / 1000, ev_out["feature"], s=6, marker="|", color="#55A868")
+    ax_out.set_ylabel("output feature", fontsize=8)
+    ax_out.set_ylim(-0.5, max(d.output_features, 1) - 0.5)
+    ax_out.set_title(f"output (target): {len(ev_out):,} events", fontsize=9, loc="left")
+    ax_out.set_xlabel("time (ms)")
+    for ax in (ax_in, ax_out):
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    return RenderedFigure(
+        "raster", "Input and output spike rasters", "Scatter plots of input and output events", _png(fig)
+    )
+
+
+def output_class_figure(s: RunSummary) -> RenderedFigure | None:
+    """Output spikes per class for each view."""
+    a = s.agreement
+    if a is None or not a.output_counts:
+        return None
+    n_cls = max((len(v) for v in a.output_counts.values()), default=0)
+    if n_cls == 0:
+        return None
+    fig = _new_figure(7.5, 2.6)
+    ax = fig.add_subplot()
+    x = np.arange(n_cls)
+    sources = a.sources
+    width = 0.8 / max(len(sources), 1)
+    for j, src in enumerate(sources):
+        counts = a.output_counts[src]
+        ax.bar(
+            x + (j - (len(sources) - 1) / 2) * width, counts, width, label=src, color=SOURCE_COLOURS.get(src)
+        )
+    ax.set_xticks(x)
+    ax.set_xlabel("output feature (class)")
+    ax.set_ylabel("spikes")
+    ax.legend(ncols=len(sources), fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return RenderedFigure(
+        "output-classes",
+        "Output spikes per class",
+        "Bar chart of output spikes per class for each view",
+        _png(fig),
+    )
+
+
+def throughput_figure(s: RunSummary) -> RenderedFigure | None:
+    """Measured and predicted SynOps/s per used core against the budget."""
+    if not s.activity:
+        return None
+    fig = _new_figure(7.5, 2.8)
+    ax = fig.add_subplot()
+    x = np.arange(len(s.activity))
+    ax.bar(x - 0.2, [a.synops_rate for a in s.activity], 0.4, label="simulated", color="#55A868")
+    ax.bar(x + 0.2, [a.predicted_rate for a in s.activity], 0.4, label="predicted (SD-tips)", color="#937860")
+    for i, a in enumerate(s.activity):
+        ax.hlines(a.budget, i - 0.45, i + 0.45, color="#C44E52", lw=1.5, label="budget" if i == 0 else None)
+    ax.set_xticks(x, [f"core {a.core}\n{_short(a.layer)}" for a in s.activity], fontsize=8)
+    ax.set_ylabel("SynOps/s")
+    ax.set_yscale("log")
+    ax.legend(ncols=3, fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return RenderedFigure(
+        "throughput",
+        "SynOps/s per core against the budget",
+        "Bar chart of measured and predicted synaptic operations per second per core with the budget",
+        _png(fig),
+    )
+
+
+def all_figures(s: RunSummary, d: SpikeData | None) -> list[RenderedFigure]:
+    """Every figure of the report, in report order (figures without data are left out)."""
+    makers: list[Callable[[], RenderedFigure | None]] = [
+        lambda: memory_figure(s),
+        lambda: throughput_figure(s),
+        lambda: spike_count_figure(s),
+        lambda: output_class_figure(s),
+    ]
+    if d is not None:
+        makers += [lambda: spike_time_figure(d), lambda: raster_figure(d)]
+    out = []
+    for make in makers:
+        fig = make()
+        if fig is not None:
+            out.append(fig)
+    return out
+
+
+def _short(name: str | None, n: int = 14) -> str:
+    if not name:
+        return ""
+    return name if len(name) <= n else "…" + name[-(n - 1) :]

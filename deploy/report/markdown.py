@@ -1,0 +1,94 @@
+"""``report.md``: the report's text and tables as GitHub-flavoured Markdown (figures are in report.html)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deploy.report.summary import RunSummary
+from deploy.report.tables import (
+    Table,
+    activity_table,
+    agreement_table,
+    divergence_lines,
+    energy_table,
+    fit_table,
+    fmt_si,
+    memory_table,
+    placement_table,
+    quant_table,
+    spike_count_table,
+)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_table(t: Table, level: int = 3) -> str:
+    lines = [f"{'#' * level} {t.title}", ""] if level else []
+    lines.append("| " + " | ".join(_cell(h) for h in t.headers) + " |")
+    lines.append("|" + "|".join("---" for _ in t.headers) + "|")
+    for i, row in enumerate(t.rows):
+        cells = [_cell(c) for c in row]
+        if t.flagged(i):
+            cells[0] = f"⚠ {cells[0]}"
+        lines.append("| " + " | ".join(cells) + " |")
+    if t.caption:
+        lines += ["", f"_{t.caption}_"]
+    return "\n".join(lines) + "\n"
+
+
+def _messages(items: Sequence[str], empty: str) -> str:
+    if not items:
+        return empty + "\n"
+    return "\n".join(f"- {m}" for m in items) + "\n"
+
+
+def render_markdown(s: RunSummary) -> str:
+    """The whole report as Markdown."""
+    a = s.agreement
+    pred = "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class)
+    label = f" (sample label {s.input.label})" if s.input.label is not None else ""
+    out = [
+        f"# Deployment report: {s.model}",
+        "",
+        f"- chip: **{s.chip}**, target: **{s.target}**, configuration hash `{s.config_hash[:16] or '—'}`",
+        f"- input: {s.input.description}; {s.input.n_events:,} events over "
+        f"{s.input.duration_s * 1000:.0f} ms",
+        f"- predicted class: **{pred}**{label}; {s.n_output_events:,} output events",
+        f"- cores used: {len(s.placement)} of {len(s.core_memory)}",
+        f"- energy estimate: {fmt_si(s.energy.total_j, 'J')}"
+        + (
+            " (dynamic part uses an assumed energy per SynOp, see below)"
+            if s.energy.energy_per_synop_is_assumption
+            else ""
+        ),
+    ]
+    if a is not None:
+        out.append(f"- views agree on the output class: **{'yes' if a.classes_agree else 'no'}**")
+    out += ["", "Figures are in `report.html`.", "", "## Warnings", "", "### Bandwidth", ""]
+    out.append(_messages(s.bandwidth_warnings, "Every core is within its SynOps/s budget."))
+    out += ["### Checker", "", _messages(s.checker_warnings, "The checker raised no warnings.")]
+    out += ["### Notes from the front end", "", _messages(s.notes, "No notes.")]
+    out += ["## Placement", "", render_table(placement_table(s), 0), render_table(fit_table(s))]
+    out += ["## Memory", "", render_table(memory_table(s), 0)]
+    out += ["## Quantisation", "", render_table(quant_table(s), 0)]
+    out += [
+        "## Activity, throughput and energy",
+        "",
+        render_table(activity_table(s), 0),
+        render_table(energy_table(s)),
+    ]
+    out += ["## Agreement: float ↔ quantised ↔ simulated", ""]
+    if a is None:
+        out.append("The agreement check was not run.\n")
+    else:
+        out.append(
+            f"- output class: {'all views agree' if a.classes_agree else 'the views disagree'} ("
+            + ", ".join(f"{k}: {v}" for k, v in a.output_classes.items())
+            + ")"
+        )
+        out += [f"- {line}" for line in divergence_lines(a)]
+        out += ["", render_table(spike_count_table(a)), render_table(agreement_table(a))]
+    out.append(f"\n_speck-deploy {s.tool_version}; files: {', '.join(s.files)}_\n")
+    return "\n".join(out)

@@ -1,0 +1,287 @@
+"""The report's tables as plain ``(headers, rows)`` of strings, shared by HTML, Markdown and the console."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from deploy.agreement import AgreementResult
+from deploy.report.summary import RunSummary
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of strings; ``flags[i]`` marks row ``i`` for highlighting (warnings, over budget)."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    flags: tuple[bool, ...] = ()
+    caption: str = ""
+
+    def flagged(self, i: int) -> bool:
+        return bool(self.flags) and self.flags[i]
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_float(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "∞"
+    return f"{x:.{digits}g}"
+
+
+def fmt_pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def fmt_si(x: float, unit: str) -> str:
+    """``1.2e-6, "J"`` → ``"1.2 µJ"``."""
+    if x == 0 or not math.isfinite(x):
+        return f"{fmt_float(x)} {unit}"
+    for factor, prefix in (
+        (1e9, "G"),
+        (1e6, "M"),
+        (1e3, "k"),
+        (1, ""),
+        (1e-3, "m"),
+        (1e-6, "µ"),
+        (1e-9, "n"),
+    ):
+        if abs(x) >= factor:
+            return f"{x / factor:.3g} {prefix}{unit}"
+    return f"{x / 1e-12:.3g} p{unit}"
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def memory_table(s: RunSummary) -> Table:
+    """Per-core memory use, all cores, used against capacity (SPECK_SEMANTICS §7.1)."""
+    rows = []
+    for m in s.core_memory:
+        rows.append(
+            (
+                str(m.core),
+                m.layer or "—",
+                f"{fmt_int(m.kernel_used)} / {fmt_int(m.kernel_capacity)} ({fmt_pct(m.fraction('kernel'))})",
+                f"{fmt_int(m.neuron_used)} / {fmt_int(m.neuron_capacity)} ({fmt_pct(m.fraction('neuron'))})",
+                f"{fmt_int(m.bias_used)} / {fmt_int(m.bias_capacity)} ({fmt_pct(m.fraction('bias'))})",
+            )
+        )
+    return Table(
+        "Memory per core",
+        ("core", "layer", "kernel words", "neuron words", "bias words"),
+        tuple(rows),
+        caption="Words used / capacity; kernel 8-bit, neuron and bias 16-bit (SPECK_SEMANTICS §7.1).",
+    )
+
+
+def placement_table(s: RunSummary) -> Table:
+    rows = []
+    for layer in s.placement:
+        rows.append(
+            (
+                str(layer.index),
+                layer.name,
+                str(layer.core),
+                layer.kind,
+                shape_str(layer.in_shape),
+                shape_str(layer.out_shape),
+                f"k{layer.kernel_size} s{layer.stride[0]}×{layer.stride[1]} "
+                f"p{layer.padding[0]}×{layer.padding[1]}",
+                ", ".join(layer.destinations) or "—",
+            )
+        )
+    return Table(
+        "Placement",
+        ("#", "layer", "core", "kind", "input C×H×W", "neurons F×H×W", "conv", "destinations"),
+        tuple(rows),
+    )
+
+
+def fit_table(s: RunSummary) -> Table:
+    """Fit matrix: which layer fits which core's memories."""
+    n_cores = len(s.fit[0]) if s.fit else 0
+    rows = []
+    for layer, row in zip(s.placement, s.fit, strict=False):
+        rows.append(
+            (layer.name, *("■" if c == layer.core else ("✓" if ok else "·") for c, ok in enumerate(row)))
+        )
+    return Table(
+        "Fit matrix",
+        ("layer", *(str(c) for c in range(n_cores))),
+        tuple(rows),
+        caption="✓ fits the core's memories, · does not, ■ the core chosen.",
+    )
+
+
+def quant_table(s: RunSummary) -> Table:
+    rows = []
+    flags = []
+    for q in s.quantisation:
+        rows.append(
+            (
+                q.name,
+                fmt_float(q.scale, 4),
+                f"[{q.weight_range[0]}, {q.weight_range[1]}]",
+                f"[{q.bias_range[0]}, {q.bias_range[1]}]",
+                str(q.threshold_high),
+                str(q.threshold_low),
+                fmt_pct(q.zero_fraction),
+                str(q.saturated),
+                fmt_float(q.max_weight_over_threshold),
+                fmt_int(q.overflow_margin),
+                q.rule,
+            )
+        )
+        flags.append(q.saturated > 0 or q.max_weight_over_threshold > 1 or q.overflow_margin < 0)
+    return Table(
+        "Quantisation",
+        (
+            "layer",
+            "scale",
+            "weights",
+            "biases",
+            "threshold_high",
+            "threshold_low",
+            "zeroed",
+            "saturated",
+            "max W / thr",
+            "overflow margin",
+            "rule",
+        ),
+        tuple(rows),
+        tuple(flags),
+        caption=(
+            "integer = round(float · scale). 'zeroed': non-zero float weights rounded to 0. max W / thr > 1 "
+            "loses spikes (one spike per neuron per event, SPECK_SEMANTICS §2.2); a negative overflow margin "
+            "allows "
+            "16-bit overflow (§2.3)."
+        ),
+    )
+
+
+def activity_table(s: RunSummary) -> Table:
+    rows = []
+    flags = []
+    for a in s.activity:
+        rows.append(
+            (
+                str(a.core),
+                a.layer,
+                fmt_int(a.inputs),
+                fmt_int(a.synops),
+                fmt_int(a.spikes_generated),
+                fmt_int(a.spikes_emitted),
+                fmt_int(a.dropped),
+                fmt_float(a.synops_rate),
+                fmt_float(a.predicted_rate),
+                fmt_float(a.budget),
+                fmt_pct(a.load) if math.isfinite(a.load) else "∞",
+            )
+        )
+        flags.append(a.over_budget)
+    return Table(
+        "Activity and throughput per core",
+        (
+            "core",
+            "layer",
+            "inputs",
+            "SynOps",
+            "spikes",
+            "emitted",
+            "dropped",
+            "SynOps/s",
+            "predicted SynOps/s",
+            "budget",
+            "load",
+        ),
+        tuple(rows),
+        tuple(flags),
+        caption=(
+            "SynOps/s = simulated SynOps / input duration; predicted = N_in/s · C_out · k² / (s_x·s_y) "
+            "(SD-tips, SPECK_SEMANTICS §7.3 rule 7); load = max of both / budget. The budget is an "
+            "assumption (no per-core limit is published) unless set with --synops-budget; core 0 gets 3.5× "
+            "(SAM-2f)."
+        ),
+    )
+
+
+def spike_count_table(a: AgreementResult) -> Table:
+    sources = a.sources
+    rows = []
+    flags = []
+    for la in a.layers:
+        cells = [la.name, "—" if la.core is None else str(la.core)]
+        cells += [fmt_int(la.totals[src]) for src in sources]
+        for p in la.pairs:
+            cells.append(f"{p.correlation:.3f}")
+        rows.append(tuple(cells))
+        flags.append(any(not p.within_tolerance for p in la.pairs))
+    pair_headers = tuple(f"r {p.a[:5]}↔{p.b[:5]}" for p in (a.layers[0].pairs if a.layers else ()))
+    return Table(
+        "Spike counts per layer",
+        ("layer", "core", *sources, *pair_headers),
+        tuple(rows),
+        tuple(flags),
+        caption=(
+            f"r = Pearson correlation of per-neuron spike counts. A layer is flagged when r < "
+            f"{a.tolerance.min_correlation} or the total counts differ by more than "
+            f"{fmt_pct(a.tolerance.max_relative_count_difference)} for some pair."
+        ),
+    )
+
+
+def agreement_table(a: AgreementResult) -> Table:
+    rows = [
+        (
+            src,
+            "no output spikes" if a.output_classes[src] is None else str(a.output_classes[src]),
+            " ".join(str(c) for c in a.output_counts[src]),
+        )
+        for src in a.sources
+    ]
+    return Table("Output class", ("view", "class (argmax)", "output spikes per class"), tuple(rows))
+
+
+def divergence_lines(a: AgreementResult) -> list[str]:
+    lines = []
+    for pair, layer in a.first_divergence.items():
+        if layer is None:
+            lines.append(f"{pair}: every layer within tolerance")
+        else:
+            lines.append(f"{pair}: first diverges at layer '{layer}'")
+    return lines
+
+
+def energy_table(s: RunSummary) -> Table:
+    e = s.energy
+    rows = (
+        ("synaptic operations", fmt_int(e.synops), "simulation"),
+        ("energy per SynOp", fmt_si(e.energy_per_synop_j, "J"), e.energy_per_synop_source),
+        ("dynamic energy", fmt_si(e.dynamic_j, "J"), "SynOps × energy per SynOp"),
+        ("resting power", fmt_si(e.resting_power_w, "W"), e.resting_power_source),
+        ("static energy", fmt_si(e.static_j, "J"), f"resting power × {fmt_float(e.duration_s)} s of input"),
+        ("total", fmt_si(e.total_j, "J"), f"average {fmt_si(e.average_power_w, 'W')}"),
+    )
+    return Table(
+        "Energy estimate",
+        ("quantity", "value", "source"),
+        rows,
+        (False, e.energy_per_synop_is_assumption, e.energy_per_synop_is_assumption, False, False, False),
+    )
+
+
+def all_tables(s: RunSummary) -> list[Table]:
+    """Every table of the report, in report order."""
+    tables = [placement_table(s), fit_table(s), memory_table(s), quant_table(s), activity_table(s)]
+    if s.agreement is not None:
+        tables += [spike_count_table(s.agreement), agreement_table(s.agreement)]
+    tables.append(energy_table(s))
+    return tables
