@@ -1,0 +1,268 @@
+"""deploy.check: every rule and hint on hand-built quantised graphs (expected numbers worked out by hand)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from _qgraphs import chain, qgraph, qlayer
+
+from deploy.check import (
+    POST_PLACEMENT_RULES,
+    RULES,
+    CheckWarning,
+    Violation,
+    Warning,
+    check,
+    check_placement,
+    fit_matrix,
+    raise_on_violations,
+)
+from deploy.errors import ChipConstraintError
+from deploy.graph import OUTPUT, DvsInput, Edge, Placement
+from hwconfig import get_chip
+
+CHIP = get_chip("speck2f")
+
+
+def rules_of(findings: tuple[Violation, ...] | tuple[CheckWarning, ...]) -> list[str]:
+    return [f.rule for f in findings]
+
+
+def only(findings, rule):  # type: ignore[no-untyped-def]
+    hits = [f for f in findings if f.rule == rule]
+    assert len(hits) == 1, [f.message for f in findings]
+    return hits[0]
+
+
+def test_rules_are_one_named_list() -> None:
+    names = [name for name, _ in RULES]
+    assert len(names) == len(set(names))
+    assert {"layer_count", "memory_fit", "kernel_size", "stride", "padding", "features"} <= set(names)
+    assert "input_map" in names
+    assert {"output_map", "pooling", "destinations", "destination_shape", "word_ranges", "dvs"} <= set(names)
+    assert [n for n, _ in POST_PLACEMENT_RULES] == ["leak_erratum"]
+    assert Warning is CheckWarning
+
+
+def test_clean_chain_has_no_findings(rng: np.random.Generator) -> None:
+    result = check(chain(rng), CHIP)
+    assert result.ok
+    assert result.violations == ()
+    assert result.warnings == ()
+    raise_on_violations(result)  # no exception
+
+
+def test_fit_matrix_numbers(rng: np.random.Generator) -> None:
+    fit = fit_matrix(chain(rng), CHIP)
+    # tiny_2layer: sinabs's memory_summary says kernel 128/128, neuron 1024/128 (result.json).
+    assert [(m.kernel, m.neuron, m.bias) for m in fit.memory] == [(128, 1024, 0), (128, 128, 0)]
+    assert fit.kernel_capacity == (16384, 16384, 16384, 32768, 32768, 65536, 65536, 16384, 16384)
+    assert fit.neuron_capacity == (65536, 65536, 65536, 32768, 32768, 16384, 16384, 16384, 16384)
+    assert all(all(row) for row in fit.fits)
+    text = fit.format()
+    assert "0 0" in text and "1 2" in text and "Conv2d 2→4, k=3" in text
+    assert "65536" in text and text.count("x") >= 18
+
+
+def test_too_many_neurons_names_layer_numbers_and_fixes() -> None:
+    # 2×128×128, conv 16 k3 p1 → 16×128×128: N = 16·2^(7+7) = 262144 > 65536 (sinabs: too_big_neurons).
+    a = qlayer("features.0", (2, 128, 128), 16, 3, padding=(1, 1))
+    b = qlayer("features.2", (16, 128, 128), 4, 3, stride=(2, 2), padding=(1, 1))
+    result = check(qgraph([a, b]), CHIP)
+    mem = only(result.violations, "memory_fit")
+    assert mem.layer == "features.0"
+    assert "262144" in str(mem.measured)
+    # f·2^14 ≤ 65536 → f ≤ 4; stride 2 → 64×64 → 16·2^12 = 65536 words.
+    assert "reduce out_channels from 16 to ≤ 4 (fits core 0)" in mem.fix
+    assert "use stride 2 (neuron memory 65536 words)" in mem.fix
+    out = only(result.violations, "output_map")
+    assert out.layer == "features.0" and out.measured == "128×128" and out.limit == "64×64"
+    assert "use stride 2 (output 64×64)" in out.fix
+    assert "pool the input by 2 (output 64×64)" in out.fix
+    with pytest.raises(ChipConstraintError, match=r"features\.0.*neuron memory 262144 words > 65536") as info:
+        raise_on_violations(result)
+    assert len(info.value.violations) == 2
+
+
+def test_too_much_kernel_memory_solves_for_out_channels_and_kernel() -> None:
+    # c=64, f=128, k=5: K = 64·2^(5+7) = 262144 > 65536. f ≤ 32 (64·2^(5+5) = 65536, core 5); k ≤ 2.
+    layer = qlayer("features.3", (64, 8, 8), 128, 5, padding=(2, 2))
+    result = check(qgraph([layer]), CHIP)
+    mem = only(result.violations, "memory_fit")
+    head = "[memory_fit] layer 'features.3': (Conv2d 64→128, k=5) kernel memory 262144"
+    assert mem.message.startswith(head)
+    assert "reduce out_channels from 128 to ≤ 32 (fits core 5)" in mem.fix
+    assert "use kernel_size ≤ 2" in mem.fix
+
+
+def test_kernel_and_neuron_fit_different_cores() -> None:
+    # K = 16·2^(4+8) = 65536 → only cores 5/6; N = 256·2^(3+3)= 16384 fits all → fits 5, 6. Make N 32768:
+    # 256 features on 16×8 → 256·2^(4+3) = 32768 → cores 0..4 only; no core holds both.
+    layer = qlayer("c", (16, 16, 8), 256, 3, padding=(1, 1))
+    result = check(qgraph([layer]), CHIP)
+    mem = only(result.violations, "memory_fit")
+    assert "fits only cores [5, 6]" in mem.message and "fits only cores [0, 1, 2, 3, 4]" in mem.message
+    # f=128: K = 32768 (cores 3..6), N = 16384 (all) → core 3.
+    assert "≤ 128 (fits core 3)" in mem.fix
+
+
+def test_layer_count() -> None:
+    layers = [qlayer(f"l{i}", (2, 8, 8), 2, 1) for i in range(10)]
+    result = check(qgraph(layers), CHIP)
+    v = only(result.violations, "layer_count")
+    assert (v.measured, v.limit) == (10, 9)
+    assert "'l9'" in v.message and "remove or merge 1 spiking layer(s)" in v.fix
+
+
+def test_non_square_kernel_conv_and_linear() -> None:
+    conv = qlayer("conv", (2, 16, 16), 4, (3, 5))
+    result = check(qgraph([conv]), CHIP)
+    v = only(result.violations, "kernel_size")
+    assert v.measured == "3×5" and "kernel_size=5" in v.fix
+    lin = qlayer("fc", (4, 8, 6), 10, (8, 6), kind="linear")
+    v = only(check(qgraph([lin]), CHIP).violations, "kernel_size")
+    assert "Linear 192→10 as 8×6 conv" in v.message
+    assert "make the map square" in v.fix
+
+
+def test_kernel_too_large_for_linear_suggests_pooling() -> None:
+    lin = qlayer("fc", (2, 32, 32), 10, 32, kind="linear")
+    v = only(check(qgraph([lin]), CHIP).violations, "kernel_size")
+    assert v.measured == 32 and v.limit == "1..16"
+    assert "pool by 2 before it (kernel 16)" in v.fix
+
+
+def test_stride_padding_features() -> None:
+    a = qlayer("a", (2, 32, 32), 4, 3, stride=(3, 1), padding=(8, 0))
+    result = check(qgraph([a]), CHIP)
+    s = only(result.violations, "stride")
+    assert s.measured == 3 and "use stride 2 on y" in s.fix
+    p = only(result.violations, "padding")
+    assert p.measured == 8 and p.limit == "0..7" and "padding ≤ 7 on y" in p.fix
+    big = qlayer("big", (2, 1, 1), 2000, 1)
+    f = only(check(qgraph([big]), CHIP).violations, "features")
+    assert f.measured == 2000 and "split the layer in 2 parts" in f.fix
+
+
+def test_input_map_too_large() -> None:
+    a = qlayer("a", (1, 200, 100), 1, 4, stride=(4, 4))
+    v = only(check(qgraph([a]), CHIP).violations, "input_map")
+    assert v.measured == "200×100" and "pool the input by 2 (map 100×50)" in v.fix
+
+
+def test_empty_output_map() -> None:
+    a = qlayer("a", (1, 2, 2), 1, 5)
+    v = only(check(qgraph([a]), CHIP).violations, "output_map")
+    assert "is empty" in v.message
+
+
+def test_pooling_and_destination_rules(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 16, 16), 4, 3, padding=(1, 1), rng=rng)
+    b = qlayer("b", (4, 5, 5), 4, 1, rng=rng)
+    c = qlayer("c", (4, 2, 2), 2, 1, rng=rng)
+    d = qlayer("d", (8, 16, 16), 2, 1, rng=rng)
+    edges = [Edge(0, 1, pooling=3), Edge(0, 2, pooling=8), Edge(0, 3, feature_shift=6), Edge(1, OUTPUT)]
+    edges += [Edge(2, OUTPUT), Edge(3, OUTPUT)]
+    result = check(qgraph([a, b, c, d], edges), CHIP)
+    pools = [v for v in result.violations if v.rule == "pooling"]
+    assert [v.measured for v in pools] == [3, 8]
+    assert "use pooling in [1, 2, 4]" in pools[0].fix
+    assert "use pooling 4 and stride 2 in 'c'" in pools[1].fix
+    dest = only(result.violations, "destinations")
+    assert dest.measured == 3 and dest.limit == 2
+    shape = [v for v in result.violations if v.rule == "destination_shape"]
+    # 16×16 pooled by 3 → 5×5 matches b; by 8 → 2×2 matches c; feature_shift 6 + 4 > 8 input features of d.
+    assert len(shape) == 1 and shape[0].measured == 10 and shape[0].limit == 8
+    warn = only(result.warnings, "pooling_divisibility")
+    assert warn.measured == "16×16" and "multiple of 3" in warn.limit
+
+
+def test_destination_size_mismatch_and_self_loop(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 16, 16), 4, 3, padding=(1, 1), rng=rng)
+    b = qlayer("b", (4, 16, 16), 4, 1, rng=rng)
+    result = check(qgraph([a, b], [Edge(0, 1, pooling=2), Edge(1, 1), Edge(1, OUTPUT)]), CHIP)
+    shape = only(result.violations, "destination_shape")
+    assert shape.measured == "8×8" and shape.limit == "16×16"
+    assert "self-loop" in only(result.violations, "destinations").message
+
+
+def test_word_ranges(rng: np.random.Generator) -> None:
+    w = rng.integers(-10, 10, size=(2, 2, 1, 1))
+    w[0, 0, 0, 0] = 200
+    a = qlayer("a", (2, 4, 4), 2, 1, weight=w, bias=[40000, 0], threshold_low=0, threshold_high=300)
+    result = check(qgraph([a]), CHIP)
+    wr = only(result.violations, "weight_range")
+    assert wr.measured == "[-10, 200]" or wr.measured.endswith(", 200]")
+    assert "0.635× the current one fits" in wr.fix  # 127 / 200
+    assert only(result.violations, "bias_range").limit == "[-32768, 32767]"
+    thr = only(result.violations, "threshold_range")
+    assert thr.measured == 0 and "negative min_v_mem" in thr.fix
+
+
+def test_warnings_spike_loss_overflow_leak_merge(rng: np.random.Generator) -> None:
+    w = np.full((2, 2, 1, 1), 100)
+    a = qlayer("a", (2, 4, 4), 2, 1, weight=w, threshold_high=40)
+    b = qlayer("b", (2, 4, 4), 2, 1, weight=w, threshold_high=32700, bias=[3, 0])
+    c = qlayer("c", (2, 4, 4), 2, 1, rng=rng)
+    edges = [Edge(0, 2), Edge(1, 2), Edge(2, OUTPUT)]
+    result = check(qgraph([a, b, c], edges), CHIP)
+    assert result.ok
+    loss = only(result.warnings, "spike_loss")
+    assert (loss.layer, loss.measured, loss.limit) == ("a", 100, 40)
+    assert "up to 2 times" in loss.message and "0.4" in loss.fix
+    ovf = only(result.warnings, "overflow")
+    assert (ovf.layer, ovf.measured, ovf.limit) == ("b", 32800, 32767)
+    assert "≤ 32667" in ovf.fix
+    assert only(result.warnings, "leak").layer == "b"
+    assert "overlap and are summed" in only(result.warnings, "merge").message
+
+
+def test_readout_rules() -> None:
+    exit_layer = qlayer("fc", (4, 1, 1), 16, 1)
+    result = check(qgraph([exit_layer]), CHIP, readout=True)
+    ro = [w for w in result.warnings if w.rule == "readout"]
+    assert ro[0].measured == 16 and ro[0].limit == 14
+    assert "from 16 to 61 channels" in ro[1].message
+    assert not [w for w in check(qgraph([exit_layer]), CHIP).warnings if w.rule == "readout"]
+
+
+def test_dvs_rules(rng: np.random.Generator) -> None:
+    first = qlayer("conv0", (2, 64, 64), 4, 3, padding=(1, 1), rng=rng)
+    dvs = DvsInput(input_shape=(3, 128, 128), pooling=(3, 2), destinations=(0, 0, 0), module_path="dvs")
+    result = check(qgraph([first], dvs=dvs), CHIP)
+    msgs = [v.message for v in result.violations if v.rule == "dvs"]
+    assert any("3 channels" in m for m in msgs)
+    assert any("DVS pooling y=3" in m and "use DVS pooling 2" in m for m in msgs)
+    assert any("feeds 3 layers" in m for m in msgs)
+    assert any("DVS output 3×42×64" in m for m in msgs)
+    ok = DvsInput(input_shape=(2, 128, 128), pooling=(2, 2), destinations=(0,))
+    assert check(qgraph([first], dvs=ok), CHIP).ok
+
+
+def test_dvs_on_chip_without_dvs(rng: np.random.Generator) -> None:
+    chip = dataclasses.replace(CHIP, has_dvs=False)
+    first = qlayer("conv0", (2, 64, 64), 4, 3, padding=(1, 1), rng=rng)
+    dvs = DvsInput(input_shape=(2, 64, 64), destinations=(0,))
+    v = only(check(qgraph([first], dvs=dvs), chip).violations, "dvs")
+    assert "has no DVS layer" in v.message
+
+
+def test_every_violation_is_reported_at_once() -> None:
+    a = qlayer("a", (2, 16, 16), 4, (3, 5), stride=(3, 3), padding=(9, 9))
+    result = check(qgraph([a]), CHIP)
+    assert {"kernel_size", "stride", "padding"} <= set(rules_of(result.violations))
+    with pytest.raises(ChipConstraintError, match=r"\(5 violation\(s\)\)") as info:
+        raise_on_violations(result)
+    assert len(info.value.violations) == len(result.violations) == 5
+
+
+def test_leak_erratum_post_placement(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 4, 4), 2, 1, bias=[1, -1], rng=rng)
+    b = qlayer("b", (2, 4, 4), 2, 1, rng=rng)
+    g = qgraph([a, b])
+    warn = check_placement(g, Placement(core_of=(0, 1)), CHIP)
+    assert len(warn) == 1 and warn[0].rule == "leak_erratum" and warn[0].measured == 0
+    assert "free cores without the erratum: [2, 3, 4, 5, 6, 7, 8]" in warn[0].fix
+    assert check_placement(g, Placement(core_of=(2, 1)), CHIP) == ()
