@@ -21,3 +21,20 @@ class ConfigError(ValueError):
         else:
             msg = f"{head} ({len(self.problems)} problems):\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(msg)
+
+
+class SamnaError(RuntimeError):
+    """samna cannot be used for a request: it is missing, the PyPI placeholder, an unsupported version, or
+    lacks a function or class the request needs.
+
+    The message says what was found and what to do. :mod:`deploy` turns it into
+    :class:`deploy.errors.SamnaUnavailableError` (a ``DeployError``, CLI exit code 2).
+
+    Attributes:
+        state: The ``SamnaStatus.state`` that caused the error (``"real"``, ``"stub"`` or ``"missing"``),
+            or None when samna itself was usable but lacked something.
+    """
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        self.state = state
+        super().__init__(message)
