@@ -33,7 +33,7 @@ import numpy.typing as npt
 from hwconfig.chips import get_chip
 from hwconfig.config import ChipConfig, CnnLayerConfig, CnnLayerDestination, DvsLayerConfig
 from hwconfig.errors import ConfigError
-from hwconfig.spec import ChipSpec, conv_output_size, kernel_memory_words, neuron_memory_words
+from hwconfig.spec import ChipSpec, CoreSpec, conv_output_size, kernel_memory_words, neuron_memory_words
 
 # Register widths of the readout layer (§6, DS-ro / SAM-cfg): 2-bit mode selectors and a 16-bit class
 # threshold; and the DVS filter window (§5, SAM-cfg: filter_size 1..15). The class index range comes from
@@ -212,14 +212,15 @@ def validate_config(config: ChipConfig, chip: str | ChipSpec) -> None:
     p = _Problems()
     clean: dict[str, bool] = {}
     for name, ftype in field_types(ChipConfig):
+        if name == "cnn_layers":  # per layer, so one mistyped layer does not hide the others' problems
+            clean[name] = _check_cnn_layers(p, config.cnn_layers, spec)
+            continue
         found = list(_type_problems(getattr(config, name), ftype, name))
         p.items.extend(found)
         clean[name] = not found
-    if clean["cnn_layers"]:
-        _check_cnn_layers(p, config.cnn_layers, spec)
     if clean["dvs_layer"]:
-        _check_dvs_layer(p, config.dvs_layer, spec)
-    if clean["cnn_layers"] and clean["dvs_layer"] and len(config.cnn_layers) == spec.n_cores:
+        clean["dvs_layer"] = _check_dvs_layer(p, config.dvs_layer, spec)
+    if clean["cnn_layers"] and clean["dvs_layer"]:
         _check_network(p, config, spec)
     if clean["dvs_filter"]:
         for axis in ("x", "y"):
@@ -236,29 +237,46 @@ def validate_config(config: ChipConfig, chip: str | ChipSpec) -> None:
         raise ConfigError(p.items)
 
 
-def _check_cnn_layers(p: _Problems, layers: Sequence[CnnLayerConfig], spec: ChipSpec) -> None:
-    if len(layers) != spec.n_cores:
-        p.add("cnn_layers", f"{len(layers)} layers, but {spec.name} has {spec.n_cores} cores")
-    for i, layer in enumerate(layers[: spec.n_cores]):
-        _check_layer(p, f"cnn_layers[{i}]", layer, spec)
+def _check_cnn_layers(p: _Problems, layers: object, spec: ChipSpec) -> bool:
+    """Type and range checks of every layer; True if the layers are typed right and one per core."""
+    if not isinstance(layers, tuple):
+        return p.add("cnn_layers", f"expected tuple, got {type_name(layers)}")
+    clean = len(layers) == spec.n_cores or p.add(
+        "cnn_layers", f"{len(layers)} layers, but {spec.name} has {spec.n_cores} cores"
+    )
+    layer_type = FieldType("node", node=CnnLayerConfig)
+    for i, layer in enumerate(layers):
+        found = list(_type_problems(layer, layer_type, f"cnn_layers[{i}]"))
+        p.items.extend(found)
+        if found:
+            clean = False
+        elif i < spec.n_cores:
+            _check_layer(p, f"cnn_layers[{i}]", layer, spec)
+    return clean
 
 
 def _check_layer(p: _Problems, path: str, layer: CnnLayerConfig, spec: ChipSpec) -> None:
     dims = layer.dimensions
     d = f"{path}.dimensions"
-    ok = p.in_range(f"{d}.kernel_size", dims.kernel_size, spec.kernel_size_range)
+    kernel_ok = p.in_range(f"{d}.kernel_size", dims.kernel_size, spec.kernel_size_range)
+    geometry_ok = kernel_ok
+    out_size_ok = True
     for axis in ("x", "y"):
-        ok &= p.in_set(f"{d}.stride.{axis}", getattr(dims.stride, axis), spec.allowed_stride)
-        ok &= p.in_range(f"{d}.padding.{axis}", getattr(dims.padding, axis), spec.padding_range)
-        ok &= p.in_range(
+        geometry_ok &= p.in_set(f"{d}.stride.{axis}", getattr(dims.stride, axis), spec.allowed_stride)
+        geometry_ok &= p.in_range(f"{d}.padding.{axis}", getattr(dims.padding, axis), spec.padding_range)
+        geometry_ok &= p.in_range(
             f"{d}.input_shape.size.{axis}", getattr(dims.input_shape.size, axis), (1, spec.max_input_size)
         )
-        p.in_range(
+        out_size_ok &= p.in_range(
             f"{d}.output_shape.size.{axis}", getattr(dims.output_shape.size, axis), (1, spec.max_output_size)
         )
-    p.in_range(f"{d}.input_shape.feature_count", dims.input_shape.feature_count, spec.feature_count_range)
-    p.in_range(f"{d}.output_shape.feature_count", dims.output_shape.feature_count, spec.feature_count_range)
-    if ok:  # the output size is only defined for valid kernel, stride, padding and input
+    c_ok = p.in_range(
+        f"{d}.input_shape.feature_count", dims.input_shape.feature_count, spec.feature_count_range
+    )
+    f_ok = p.in_range(
+        f"{d}.output_shape.feature_count", dims.output_shape.feature_count, spec.feature_count_range
+    )
+    if geometry_ok:  # the output size is only defined for valid kernel, stride, padding and input
         for axis in ("x", "y"):
             n_in, s, pad = (getattr(v, axis) for v in (dims.input_shape.size, dims.stride, dims.padding))
             expected = conv_output_size(n_in, dims.kernel_size, s, pad)
@@ -266,13 +284,31 @@ def _check_layer(p: _Problems, path: str, layer: CnnLayerConfig, spec: ChipSpec)
             if got != expected:
                 formula = f"floor(({n_in} − {dims.kernel_size} + 2·{pad}) / {s}) + 1"
                 p.add(f"{d}.output_shape.size.{axis}", f"{got} != {formula} = {expected}")
-    if p.shape(f"{path}.weights", layer.weights, dims.weights_array_dimensions(), "[f][c][k][k]"):
-        p.words(f"{path}.weights", layer.weights, spec.weight_range, f"int{spec.weight_bits}")
-    if p.shape(f"{path}.biases", layer.biases, dims.biases_array_dimensions(), "[f]"):
-        p.words(f"{path}.biases", layer.biases, spec.bias_range, f"int{spec.bias_bits}")
-    init = layer.neurons_initial_value
-    if p.shape(f"{path}.neurons_initial_value", init, dims.neuron_states_array_dimensions(), "[f][x][y]"):
-        p.words(f"{path}.neurons_initial_value", init, spec.state_range, f"int{spec.state_bits}")
+    # Shapes are compared only with dimensions that are themselves valid (no follow-up noise);
+    # word ranges are checked regardless.
+    arrays = (
+        (
+            "weights",
+            layer.weights,
+            dims.weights_array_dimensions(),
+            "[f][c][k][k]",
+            kernel_ok and c_ok and f_ok,
+        ),
+        ("biases", layer.biases, dims.biases_array_dimensions(), "[f]", f_ok),
+        (
+            "neurons_initial_value",
+            layer.neurons_initial_value,
+            dims.neuron_states_array_dimensions(),
+            "[f][x][y]",
+            f_ok and out_size_ok,
+        ),
+    )
+    words = {"weights": (spec.weight_range, spec.weight_bits), "biases": (spec.bias_range, spec.bias_bits)}
+    for name, arr, shape, layout, comparable in arrays:
+        if comparable:
+            p.shape(f"{path}.{name}", arr, shape, layout)
+        bounds, bits = words.get(name, (spec.state_range, spec.state_bits))
+        p.words(f"{path}.{name}", arr, bounds, f"int{bits}")
     p.in_range(f"{path}.threshold_high", layer.threshold_high, spec.threshold_high_range)
     p.in_range(f"{path}.threshold_low", layer.threshold_low, spec.threshold_low_range)
     p.in_range(
@@ -281,7 +317,7 @@ def _check_layer(p: _Problems, path: str, layer: CnnLayerConfig, spec: ChipSpec)
     _check_slots(p, f"{path}.destinations", layer.destinations, spec)
     for j, dest in enumerate(layer.destinations):
         q = f"{path}.destinations[{j}]"
-        _check_destination_layer(p, f"{q}.layer", dest.layer, spec, cnn_source=True)
+        _check_destination_layer(p, f"{q}.layer", dest.layer, dest.enable, spec, cnn_source=True)
         p.in_set(f"{q}.pooling", dest.pooling, spec.allowed_pooling)
         if dest.feature_shift < 0:
             p.add(f"{q}.feature_shift", f"{dest.feature_shift} is negative")
@@ -293,16 +329,20 @@ def _check_slots(p: _Problems, path: str, slots: Sequence[object], spec: ChipSpe
 
 
 def _check_destination_layer(
-    p: _Problems, path: str, layer: int, spec: ChipSpec, *, cnn_source: bool
+    p: _Problems, path: str, layer: int, enabled: bool, spec: ChipSpec, *, cnn_source: bool
 ) -> None:
-    if cnn_source and layer == spec.readout_layer_id and not spec.has_readout:
-        p.add(path, f"readout layer {layer} as destination, but {spec.name} has no readout layer")
+    """Register range of a destination's layer id; the readout only counts if the chip has one."""
+    if cnn_source and layer == spec.readout_layer_id:
+        if enabled and not spec.has_readout:
+            p.add(path, f"readout layer {layer} as destination, but {spec.name} has no readout layer")
         return
-    allowed = spec.valid_destination_layers if cnn_source else frozenset(spec.core_ids)
+    allowed = set(spec.core_ids) | ({spec.readout_layer_id} if cnn_source else set())
     p.in_set(path, layer, allowed)
 
 
-def _check_dvs_layer(p: _Problems, dvs: DvsLayerConfig, spec: ChipSpec) -> None:
+def _check_dvs_layer(p: _Problems, dvs: DvsLayerConfig, spec: ChipSpec) -> bool:
+    """Ranges of the DVS layer; True if it passed (so its output size is defined)."""
+    before = len(p.items)
     width, height = spec.dvs_size
     for axis, size in (("x", width), ("y", height)):
         p.in_set(f"dvs_layer.pooling.{axis}", getattr(dvs.pooling, axis), spec.dvs_allowed_pooling)
@@ -313,9 +353,11 @@ def _check_dvs_layer(p: _Problems, dvs: DvsLayerConfig, spec: ChipSpec) -> None:
             p.add(f"dvs_layer.origin.{axis}", f"{origin} > cut.{axis} = {cut}")
     _check_slots(p, "dvs_layer.destinations", dvs.destinations, spec)
     for j, dest in enumerate(dvs.destinations):
-        _check_destination_layer(p, f"dvs_layer.destinations[{j}].layer", dest.layer, spec, cnn_source=False)
+        path = f"dvs_layer.destinations[{j}]"
+        _check_destination_layer(p, f"{path}.layer", dest.layer, dest.enable, spec, cnn_source=False)
         if dest.enable and not spec.has_dvs:
-            p.add(f"dvs_layer.destinations[{j}].enable", f"{spec.name} has no DVS layer")
+            p.add(f"{path}.enable", f"{spec.name} has no DVS layer")
+    return len(p.items) == before
 
 
 def dvs_output_shape(dvs: DvsLayerConfig, chip: ChipSpec) -> tuple[int, int, int]:
@@ -352,14 +394,14 @@ def _check_network(p: _Problems, config: ChipConfig, spec: ChipSpec) -> None:
                 layers,
             )
     dvs = config.dvs_layer
-    if spec.has_dvs and all(p_ in spec.dvs_allowed_pooling for p_ in (dvs.pooling.x, dvs.pooling.y)):
+    if spec.has_dvs:
         x, y, f = dvs_output_shape(dvs, spec)
         for j, ddest in enumerate(dvs.destinations):
             if ddest.enable and ddest.layer in spec.core_ids:
                 link = CnnLayerDestination(enable=True, layer=ddest.layer)
                 _check_link(p, f"dvs_layer.destinations[{j}]", link, x, y, f, layers, source="DVS layer")
     for core in config.used_cores():
-        _check_memory(p, f"cnn_layers[{core}]", layers[core], spec.core(core), spec)
+        _check_memory(p, f"cnn_layers[{core}]", layers[core], spec.core(core))
 
 
 def _check_link(
@@ -372,10 +414,14 @@ def _check_link(
     layers: Sequence[CnnLayerConfig],
     source: str = "source",
 ) -> None:
+    """An enabled destination: the features must fit the target's input features and the (pooled) map
+    size must equal the target's input size (§4.5, §4.6)."""
     target = layers[dest.layer].dimensions.input_shape
     if dest.feature_shift + features > target.feature_count:
+        # DVS destinations have no feature_shift field: report at the slot itself.
+        where = f"{path}.feature_shift" if source == "source" else path
         p.add(
-            f"{path}.feature_shift",
+            where,
             f"{dest.feature_shift} + {features} {source} features > {target.feature_count} input features "
             f"of core {dest.layer}",
         )
@@ -389,7 +435,8 @@ def _check_link(
         )
 
 
-def _check_memory(p: _Problems, path: str, layer: CnnLayerConfig, core: Any, spec: ChipSpec) -> None:
+def _check_memory(p: _Problems, path: str, layer: CnnLayerConfig, core: CoreSpec) -> None:
+    """Memory demand of a core in use (§7.1 formulas) against its memories."""
     dims = layer.dimensions
     c, f, k = dims.input_shape.feature_count, dims.output_shape.feature_count, dims.kernel_size
     fx, fy = dims.output_shape.size.x, dims.output_shape.size.y
