@@ -1,0 +1,511 @@
+"""Safe model loading: whole-module ``.pt`` files, state_dict + architecture, NIR, in-memory modules.
+
+A ``.pt`` file is a pickle, and unpickling runs whatever code the file names. Whole-module files are
+therefore loaded with ``torch.load(..., weights_only=True)`` and an explicit allowlist of the torch.nn and
+sinabs classes the compiler understands (:data:`SAFE_GLOBALS`); anything else is refused, naming the
+class, unless the user passes ``trust_model_file=True`` (CLI ``--trust-model-file``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import io
+import pickletools
+import pkgutil
+import re
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deploy.errors import ModelLoadError
+from deploy.graph import Shape3
+
+MODEL_SUFFIXES = (".pt", ".pth")
+NIR_SUFFIXES = (".nir",)
+ARCH_HINT = (
+    "save a state_dict instead (`torch.save(model.state_dict(), path)`) and pass the architecture "
+    "(`--arch NAME` for a model in models/, or `--arch package.module:function`)"
+)
+TRUST_HINT = (
+    "or, only if you trust the file completely, pass `--trust-model-file` "
+    "(Python: `trust_model_file=True`), which unpickles it with weights_only=False and can run arbitrary code"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A model in memory, ready for :func:`deploy.frontend.normalize`.
+
+    Attributes:
+        module: The torch module (for NIR sources, a ``torch.fx.GraphModule`` built from the NIR graph).
+        nir_graph: The NIR graph when the source was NIR, else None.
+        input_shape: ``(C, H, W)`` from the argument or inferred (NIR input node, DVS layer), or None.
+        source: Where the model came from (file path or a description).
+        sha256: Hex digest of the model file, or None for in-memory sources.
+    """
+
+    module: nn.Module | None
+    nir_graph: Any
+    input_shape: Shape3 | None
+    source: str
+    sha256: str | None
+
+
+def _safe_classes() -> list[Any]:
+    """The classes a whole-module file may reference (constructed only via ``__new__``/``__setstate__``).
+
+    Unsupported-but-harmless torch.nn and sinabs classes (ReLU, MaxPool2d, LIF, ...) are allowed too, so
+    that :func:`deploy.frontend.normalize` can report them by module path instead of a load failure.
+    """
+    import sinabs.activation as sa
+    import sinabs.layers as sl
+
+    torch_names = [
+        "Sequential", "ModuleList", "ModuleDict", "Conv1d", "Conv2d", "ConvTranspose2d", "Linear",
+        "Flatten", "Unflatten", "AvgPool2d", "MaxPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
+        "BatchNorm2d", "Dropout", "Dropout2d", "Identity", "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU",
+        "Sigmoid", "Tanh", "Softmax", "RNN", "LSTM", "GRU", "ZeroPad2d",
+    ]  # fmt: skip
+    sinabs_layer_names = [
+        "IAF", "IAFSqueeze", "IAFRecurrent", "LIF", "LIFSqueeze", "LIFRecurrent", "ALIF",
+        "ALIFRecurrent", "ExpLeak", "ExpLeakSqueeze", "SumPool2d", "Merge", "NeuromorphicReLU",
+        "FlattenTime", "UnflattenTime", "Cropping2dLayer", "ChannelShift", "SpikingMaxPooling2dLayer",
+    ]  # fmt: skip
+    activation_names = [
+        "MultiSpike", "SingleSpike", "MaxSpike", "MembraneSubtract", "MembraneReset", "SingleExponential",
+        "PeriodicExponential", "Heaviside", "Gaussian", "MultiGaussian",
+    ]  # fmt: skip
+    classes: list[Any] = [getattr(nn, n) for n in torch_names if hasattr(nn, n)]
+    classes += [getattr(sl, n) for n in sinabs_layer_names if hasattr(sl, n)]
+    classes += [getattr(sa, n) for n in activation_names if hasattr(sa, n)]
+    classes += [torch.Size]
+    return classes
+
+
+def safe_global_names() -> frozenset[str]:
+    """Fully qualified names (``module.Class``) of the allowlisted classes."""
+    return frozenset(f"{c.__module__}.{c.__qualname__}" for c in _safe_classes())
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def pickle_globals(path: Path) -> list[str]:
+    """The globals (``module.name``) a torch file's pickle references, read without unpickling.
+
+    Returns an empty list when the file cannot be scanned (the real load then reports the problem).
+    """
+    try:
+        raw = path.read_bytes()
+        if zipfile.is_zipfile(io.BytesIO(raw)):
+            with zipfile.ZipFile(io.BytesIO(raw)) as z:
+                names = [n for n in z.namelist() if n.endswith("data.pkl")]
+                if not names:
+                    return []
+                raw = z.read(names[0])
+        found: list[str] = []
+        strings: list[str] = []
+        for op, arg, _ in pickletools.genops(raw):
+            if op.name == "GLOBAL" and isinstance(arg, str):
+                found.append(arg.replace(" ", "."))
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                strings.append(str(arg))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+        return list(dict.fromkeys(found))
+    except Exception:  # a scan is advisory only; torch.load decides
+        return []
+
+
+_TORCH_DEFAULT_OK = re.compile(r"^(torch\.|collections\.OrderedDict$|builtins\.set$|__builtin__\.set$)")
+
+
+def _disallowed_globals(path: Path) -> list[str]:
+    allowed = safe_global_names()
+    refs = [g.replace("__builtin__.", "builtins.") for g in pickle_globals(path)]
+    out = []
+    for g in refs:
+        if g in allowed:
+            continue
+        if _TORCH_DEFAULT_OK.match(g) and not g.startswith("torch.nn."):
+            continue
+        out.append(g)
+    return out
+
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _refusal_message(path: Path, exc: BaseException) -> str:
+    names = _disallowed_globals(path)
+    m = _UNSUPPORTED_GLOBAL.search(str(exc))
+    if m and m.group(1) not in names:
+        names.insert(0, m.group(1))
+    if not names:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        what = f"it needs something outside the allowlist ({detail})"
+    else:
+        listed = ", ".join(f"`{n}`" for n in names)
+        what = (
+            f"it references {listed}, which the safe loader does not allow "
+            "(only torch.nn and sinabs layer classes are allowed; unpickling any other class or function "
+            "would run code from the file or from your package)"
+        )
+    return f"refusing to unpickle '{path}': {what}. Ways forward: {ARCH_HINT}; {TRUST_HINT}."
+
+
+def _torch_load(path: Path, trust_model_file: bool) -> Any:
+    try:
+        with torch.serialization.safe_globals(_safe_classes()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle_error_types() as exc:
+        if not trust_model_file:
+            raise ModelLoadError(_refusal_message(path, exc)) from None
+        warnings.warn(
+            f"loading '{path}' with weights_only=False because --trust-model-file was given: "
+            "unpickling can execute arbitrary code from the file; only do this for files you created "
+            "or fully trust",
+            UserWarning,
+            stacklevel=3,
+        )
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc2:
+            raise ModelLoadError(
+                f"could not load '{path}' even with --trust-model-file: {type(exc2).__name__}: {exc2}. "
+                "If the file needs your own classes, make their package importable (e.g. install it or "
+                f"set PYTHONPATH), or {ARCH_HINT}."
+            ) from None
+    except RuntimeError as exc:
+        text = str(exc)
+        if "TorchScript" in text or "torch.jit" in text:
+            raise ModelLoadError(
+                f"'{path}' is a TorchScript archive, which the compiler cannot read: it needs the module "
+                f"structure. Save the eager model instead (`torch.save(model, path)`), or {ARCH_HINT}."
+            ) from None
+        raise ModelLoadError(_corrupt(path, exc)) from None
+    except (EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
+        raise ModelLoadError(_corrupt(path, exc)) from None
+
+
+def pickle_error_types() -> tuple[type[BaseException], ...]:
+    """Exception types ``torch.load(weights_only=True)`` raises for a refused global."""
+    import pickle
+
+    return (pickle.UnpicklingError,)
+
+
+def _corrupt(path: Path, exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (
+        f"'{path}' is not a readable PyTorch file ({type(exc).__name__}: {first}); it may be truncated or "
+        "corrupt, or not made by torch.save. Re-save it with `torch.save(model, path)` or "
+        "`torch.save(model.state_dict(), path)`."
+    )
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise ModelLoadError(
+            f"model file '{path}' does not exist; check the path (relative paths are taken from the current "
+            f"directory, {Path.cwd()})"
+        )
+    if path.is_dir():
+        raise ModelLoadError(
+            f"'{path}' is a directory, not a model file; pass the .pt/.pth/.nir file inside it"
+        )
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES + NIR_SUFFIXES:
+        raise ModelLoadError(
+            f"'{path}' has the extension '{path.suffix}', which is not a supported model format; "
+            "use a PyTorch file (.pt or .pth: a whole module, or a state_dict with --arch) or a NIR "
+            "graph (.nir)"
+        )
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"'{path}' is empty (0 bytes); re-save the model")
+
+
+def _available_models() -> list[str]:
+    try:
+        spec = importlib.util.find_spec("models")
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return sorted(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations) if not m.ispkg)
+
+
+def resolve_architecture(architecture: str | Callable[[], nn.Module]) -> tuple[nn.Module, Any]:
+    """Build the model an architecture names.
+
+    Args:
+        architecture: A name in the ``models`` package (``models.<name>.build_model()``), a
+            ``"package.module:function"`` reference, or a callable returning an ``nn.Module``.
+
+    Returns:
+        The freshly built module and the Python module it came from (None for a callable), which may
+        define ``INPUT_SHAPE``.
+
+    Raises:
+        ModelLoadError: The name cannot be imported, has no such function, or does not build a module.
+    """
+    if callable(architecture):
+        built = architecture()
+        origin: Any = None
+        label = getattr(architecture, "__qualname__", repr(architecture))
+    else:
+        if ":" in architecture:
+            mod_name, _, fn_name = architecture.partition(":")
+        else:
+            mod_name, fn_name = f"models.{architecture}", "build_model"
+        label = f"{mod_name}:{fn_name}"
+        try:
+            origin = importlib.import_module(mod_name)
+        except ImportError as exc:
+            if ":" in architecture:
+                hint = "check the module path and that its package is importable (installed or on PYTHONPATH)"
+            else:
+                names = _available_models()
+                hint = (
+                    f"available models: {', '.join(names)}" if names else "no models package was found"
+                ) + "; or pass `--arch package.module:function`"
+            raise ModelLoadError(
+                f"cannot import the architecture '{architecture}' ({mod_name}: {exc}); {hint}"
+            ) from None
+        fn = getattr(origin, fn_name, None)
+        if not callable(fn):
+            raise ModelLoadError(
+                f"architecture module '{mod_name}' has no function '{fn_name}'; define "
+                f"`def {fn_name}() -> torch.nn.Module` there, or name the right function with "
+                "`--arch module:function`"
+            )
+        built = fn()
+    if not isinstance(built, nn.Module):
+        raise ModelLoadError(
+            f"architecture '{label}' returned {type(built).__name__}, not a torch.nn.Module; "
+            "it must build and return the model"
+        )
+    return built, origin
+
+
+_STATE_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def _as_state_dict(obj: Any) -> Mapping[str, torch.Tensor] | None:
+    if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    if isinstance(obj, Mapping):
+        for k in _STATE_KEYS:
+            inner = obj.get(k)
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
+                return inner
+    return None
+
+
+_STATE_BUFFERS = ("v_mem", "i_syn", "activations")
+
+
+def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str, arch: str) -> None:
+    """Load ``state`` into ``module``, naming every missing, unexpected or mis-shaped key.
+
+    sinabs neuron-state buffers (``v_mem`` ...) may differ in shape: an untouched layer stores an empty
+    state, a layer that has run stores ``(batch, ...)``; sinabs resizes them itself.
+
+    Raises:
+        ModelLoadError: The state_dict does not match the architecture.
+    """
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k}: file {tuple(state[k].shape)} vs architecture {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state
+        and tuple(state[k].shape) != tuple(v.shape)
+        and k.rsplit(".", 1)[-1] not in _STATE_BUFFERS
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys (in the architecture, not in the file): {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys (in the file, not in the architecture): {', '.join(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatches: {'; '.join(mismatched)}")
+    if problems:
+        raise ModelLoadError(
+            f"the state_dict in '{source}' does not fit the architecture '{arch}': "
+            + " | ".join(problems)
+            + ". Pass the architecture the weights were trained with, or rebuild it with the same "
+            "layer sizes and names."
+        )
+    try:
+        module.load_state_dict(dict(state), strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(
+            f"the state_dict in '{source}' does not fit the architecture '{arch}': {exc}"
+        ) from None
+
+
+def _shape_from(value: Any, what: str) -> Shape3:
+    try:
+        shape = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ModelLoadError(f"{what} {value!r} is not a shape; give three integers C,H,W") from None
+    if len(shape) != 3 or any(s <= 0 for s in shape):
+        raise ModelLoadError(f"{what} {value!r} must be three positive integers C,H,W (e.g. 2,34,34)")
+    return (shape[0], shape[1], shape[2])
+
+
+def infer_input_shape(module: nn.Module) -> Shape3 | None:
+    """The input shape a module declares: a leading DVS layer's ``input_shape`` or an ``input_shape``
+    attribute on the model; None when unknown."""
+    declared = getattr(module, "input_shape", None)
+    if declared is not None:
+        try:
+            return _shape_from(declared, "the model's input_shape attribute")
+        except ModelLoadError:
+            pass
+    for sub in module.modules():
+        if sub is module:
+            continue
+        if type(sub).__name__ == "DVSLayer":
+            hw = getattr(sub, "input_shape", None)
+            merge = getattr(sub, "merge_polarities", False)
+            if hw is not None and len(tuple(hw)) == 2:
+                return (1 if merge else 2, int(hw[0]), int(hw[1]))
+        break
+    return None
+
+
+def load_model(
+    source: str | Path | nn.Module | Any,
+    *,
+    architecture: str | Callable[[], nn.Module] | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    trust_model_file: bool = False,
+) -> LoadedModel:
+    """Load a model safely from a file, an in-memory module or a NIR graph.
+
+    Args:
+        source: A ``.pt``/``.pth`` file (whole module, or a state_dict with ``architecture``), a ``.nir``
+            file, an ``nn.Module``, or a ``nir.NIRGraph``.
+        architecture: For state_dict files: a model name in ``models/`` or ``"package.module:function"``
+            (or a callable returning the module).
+        input_shape: ``(C, H, W)`` of one input frame; inferred when the model declares it.
+        trust_model_file: Allow unpickling classes outside the allowlist (runs code from the file;
+            a ``UserWarning`` is issued).
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        ModelLoadError: Missing/empty/corrupt file, wrong extension, refused pickle, bad architecture or
+            state_dict mismatch.
+        UnsupportedLayerError: A NIR graph contains node types the chip cannot run.
+    """
+    shape = _shape_from(input_shape, "input_shape") if input_shape is not None else None
+
+    if isinstance(source, nn.Module):
+        return LoadedModel(
+            module=source,
+            nir_graph=None,
+            input_shape=shape or infer_input_shape(source),
+            source=f"<in-memory {type(source).__name__}>",
+            sha256=None,
+        )
+    if _is_nir_graph(source):
+        from deploy.frontend.nir_import import nir_input_shape, nir_to_module
+
+        return LoadedModel(
+            module=nir_to_module(source),
+            nir_graph=source,
+            input_shape=shape or nir_input_shape(source),
+            source="<in-memory NIRGraph>",
+            sha256=None,
+        )
+    if not isinstance(source, (str, Path)):
+        raise ModelLoadError(
+            f"cannot load a {type(source).__name__}: pass a file path (.pt, .pth, .nir), an nn.Module "
+            "or a nir.NIRGraph"
+        )
+
+    path = Path(source)
+    _check_path(path)
+    digest = file_sha256(path)
+
+    if path.suffix.lower() in NIR_SUFFIXES:
+        from deploy.frontend.nir_import import nir_input_shape, nir_to_module, read_nir
+
+        graph = read_nir(path)
+        return LoadedModel(
+            module=nir_to_module(graph),
+            nir_graph=graph,
+            input_shape=shape or nir_input_shape(graph),
+            source=str(path),
+            sha256=digest,
+        )
+
+    obj = _torch_load(path, trust_model_file)
+    if isinstance(obj, nn.Module):
+        if architecture is not None:
+            raise ModelLoadError(
+                f"'{path}' holds a whole model ({type(obj).__name__}), so the architecture "
+                f"'{architecture}' is not needed; drop `--arch`, or pass a state_dict file with it"
+            )
+        return LoadedModel(
+            module=obj,
+            nir_graph=None,
+            input_shape=shape or infer_input_shape(obj),
+            source=str(path),
+            sha256=digest,
+        )
+    state = _as_state_dict(obj)
+    if state is None:
+        raise ModelLoadError(
+            f"'{path}' holds a {type(obj).__name__}, neither a torch.nn.Module nor a state_dict "
+            "(a mapping of names to tensors); save one of those"
+        )
+    if architecture is None:
+        raise ModelLoadError(
+            f"'{path}' is a state_dict (weights only, {len(state)} tensors); the compiler also needs the "
+            "architecture: pass `--arch NAME` for a model in models/ or `--arch package.module:function` "
+            "(Python: `architecture=...`)"
+        )
+    module, origin = resolve_architecture(architecture)
+    arch_label = architecture if isinstance(architecture, str) else getattr(architecture, "__qualname__", "?")
+    load_state_into(module, state, str(path), str(arch_label))
+    if shape is None and origin is not None and getattr(origin, "INPUT_SHAPE", None) is not None:
+        shape = _shape_from(origin.INPUT_SHAPE, f"{origin.__name__}.INPUT_SHAPE")
+    return LoadedModel(
+        module=module,
+        nir_graph=None,
+        input_shape=shape or infer_input_shape(module),
+        source=str(path),
+        sha256=digest,
+    )
+
+
+def _is_nir_graph(obj: Any) -> bool:
+    try:
+        import nir
+    except ImportError:  # pragma: no cover - nir is a hard dependency
+        return False
+    return isinstance(obj, nir.NIRGraph)
