@@ -6,8 +6,9 @@ unit-capacity case of the max-flow sinabs runs with Edmonds–Karp).
 
 Determinism and preferences:
 
-- Layers are matched in index order and each layer tries its cores in ascending core id, so the result only
-  depends on the fit matrix.
+- The result is the lexicographically smallest valid assignment: layer 0 gets the lowest core id with which
+  all remaining layers can still be placed, then layer 1, and so on. It only depends on the fit matrix, and
+  for a chain that fits everywhere it is sinabs's ``0, 1, 2, ...``.
 - Leak-enabled layers (non-zero bias) first try to avoid the cores with the leak erratum (cores 0/1, §2.4
   DS-bug): the matching is first solved with those cores removed for leak layers; only if that leaves a layer
   unplaced is the unrestricted matching used (then :func:`deploy.check.check_placement` warns). This is the
@@ -65,6 +66,27 @@ def _match(
         if i not in pinned:
             augment(i, set())
     return core_of, layer_of
+
+
+def _complete(adjacency: Sequence[Sequence[int]], pinned: Mapping[int, int]) -> bool:
+    core_of, _ = _match(adjacency, pinned)
+    return all(c is not None for c in core_of)
+
+
+def _lexicographic(adjacency: Sequence[Sequence[int]], pinned: Mapping[int, int]) -> list[int] | None:
+    """The lexicographically smallest complete assignment (by layer index, then core id), or None."""
+    if not _complete(adjacency, pinned):
+        return None
+    fixed = dict(pinned)
+    for i in range(len(adjacency)):
+        if i in fixed:
+            continue
+        taken = set(fixed.values())
+        for c in sorted(adjacency[i]):
+            if c not in taken and _complete(adjacency, {**fixed, i: c}):
+                fixed[i] = c
+                break
+    return [fixed[i] for i in range(len(adjacency))]
 
 
 def _hall_witness(
@@ -185,14 +207,13 @@ def place(source: QuantizedGraph | FitMatrix, chip: ChipSpec, core_map: CoreMap 
     full = [list(fit.cores_for(i)) for i in range(n)]
     preferred = [[c for c in cores if not (fit.leak[i] and c in erratum)] for i, cores in enumerate(full)]
 
-    core_of, layer_of = _match(preferred, pinned)
-    if any(c is None for c in core_of):
+    chosen = _lexicographic(preferred, pinned) or _lexicographic(full, pinned)
+    if chosen is None:
         core_of, layer_of = _match(full, pinned)
-    unmatched = [i for i, c in enumerate(core_of) if c is None]
-    if unmatched:
+        unmatched = [i for i, c in enumerate(core_of) if c is None]
         raise PlacementError(_explain(fit, full, core_of, layer_of, unmatched[0], pinned))
     return Placement(
-        core_of=tuple(c for c in core_of if c is not None),
+        core_of=tuple(chosen),
         fit=fit.fits,
         manual=bool(core_map),
     )
