@@ -53,7 +53,7 @@ def _round(t: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 def quantize(
     graph: LayerGraph,
     *,
-    rule: Rule = "sinabs",
+    rule: Rule | str = "sinabs",
     allow_plain_min_v_mem_none: bool = False,
     calibration: npt.NDArray[np.floating] | npt.NDArray[np.integer] | None = None,
 ) -> QuantizedGraph:
