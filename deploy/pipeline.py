@@ -2,7 +2,9 @@
 
 ``load → normalize → quantize → check (raise on violations) → place → post-placement checks → emit``
 
-Every stage is a pure function; this module only calls them in order and times them.
+Every stage is a pure function; this module only calls them in order and times them. :func:`check_model`
+runs the stages up to placement and records violations instead of raising (for ``deploy-model check``);
+:func:`compile_model` raises on them and emits the configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from deploy.check import CheckResult, CheckWarning, check, check_placement, raise_on_violations
 from deploy.emit import emit_config
+from deploy.errors import PlacementError
 from deploy.graph import LayerGraph, Placement, QuantizedGraph, Shape3
 from deploy.place import CoreMap, place
 from hwconfig.chips import get_chip
@@ -62,6 +65,106 @@ class CompileResult:
         return self.check.warnings + self.placement_warnings
 
 
+@dataclass(frozen=True, eq=False)
+class ModelCheck:
+    """The verdict of :func:`check_model`: every stage up to placement, without raising on the chip's limits.
+
+    Attributes:
+        loaded, graph, qgraph: The front-end results.
+        check: Violations, warnings and the fit matrix.
+        placement: The placement, or None when there were violations or no placement exists.
+        placement_error: Why placement failed (a Hall witness), or None.
+        placement_warnings: Warnings that depend on the placement.
+        chip: The target chip.
+        timings: Seconds per stage that ran.
+    """
+
+    loaded: LoadedModel
+    graph: LayerGraph
+    qgraph: QuantizedGraph
+    check: CheckResult
+    placement: Placement | None
+    placement_error: PlacementError | None
+    placement_warnings: tuple[CheckWarning, ...]
+    chip: ChipSpec
+    timings: Mapping[str, float]
+
+    @property
+    def fits(self) -> bool:
+        """True when there are no violations and a placement exists."""
+        return self.check.ok and self.placement is not None
+
+
+def _timer(timings: dict[str, float]) -> Callable[[str, Callable[[], Any]], Any]:
+    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        timings[stage] = time.perf_counter() - t0
+        return out
+
+    return timed
+
+
+def check_model(
+    model: str | Path | nn.Module | Any,
+    chip: str | ChipSpec = "speck2f",
+    input_shape: Shape3 | None = None,
+    *,
+    architecture: str | Callable[[], nn.Module] | None = None,
+    trust_model_file: bool = False,
+    core_map: CoreMap | None = None,
+    quantization: str = "sinabs",
+    calibration: Any = None,
+) -> ModelCheck:
+    """Run ``load → normalize → quantize → check → place → post-placement checks`` and report.
+
+    Arguments are those of :func:`compile_model`. Violations and a failed placement are recorded in the
+    result instead of raised; placement is only attempted when there are no violations.
+
+    Raises:
+        ModelLoadError, UnsupportedLayerError, QuantizationError: from the front end.
+    """
+    from deploy.frontend import load_model, normalize
+    from deploy.quantize import quantize
+
+    spec = get_chip(chip)
+    timings: dict[str, float] = {}
+    timed = _timer(timings)
+    loaded = timed(
+        "load",
+        lambda: load_model(
+            model, architecture=architecture, input_shape=input_shape, trust_model_file=trust_model_file
+        ),
+    )
+    graph: LayerGraph = timed("normalize", lambda: normalize(loaded, input_shape))
+    qgraph: QuantizedGraph = timed(
+        "quantize",
+        lambda: quantize(graph, rule=quantization, calibration=calibration),
+    )
+    result: CheckResult = timed("check", lambda: check(qgraph, spec))
+    placement: Placement | None = None
+    error: PlacementError | None = None
+    post: tuple[CheckWarning, ...] = ()
+    if result.ok:
+        try:
+            placement = timed("place", lambda: place(result.fit_matrix, spec, core_map))
+        except PlacementError as exc:
+            error = exc
+        if placement is not None:
+            post = timed("post_check", lambda: check_placement(qgraph, placement, spec))
+    return ModelCheck(
+        loaded=loaded,
+        graph=graph,
+        qgraph=qgraph,
+        check=result,
+        placement=placement,
+        placement_error=error,
+        placement_warnings=post,
+        chip=spec,
+        timings=timings,
+    )
+
+
 def compile_model(
     model: str | Path | nn.Module | Any,
     chip: str | ChipSpec = "speck2f",
@@ -82,8 +185,8 @@ def compile_model(
         architecture: For state_dict files: a model name in ``models/`` or ``"package.module:function"``.
         trust_model_file: Allow unpickling classes outside the safe allowlist (runs code from the file).
         core_map: Manual placement, layer index or torch module path → core.
-        quantization: Quantisation rule (``"sinabs"`` reproduces sinabs bit for bit).
-        calibration: Calibration data for rules that need it.
+        quantization: Quantisation rule (``"sinabs"`` reproduces sinabs bit for bit, or ``"calibrated"``).
+        calibration: Calibration raster ``(T, C, H, W)`` for ``quantization="calibrated"``.
 
     Returns:
         Every intermediate result, the configuration and per-stage timings.
@@ -94,42 +197,31 @@ def compile_model(
         PlacementError: if no layer → core assignment exists (with a Hall witness) or the core map is bad.
         hwconfig.ConfigError: if the emitted configuration is invalid (a bug).
     """
-    from deploy.frontend import load_model, normalize
-    from deploy.quantize import quantize
-
-    spec = get_chip(chip)
-    timings: dict[str, float] = {}
-
-    def timed(stage: str, fn: Callable[[], Any]) -> Any:
-        t0 = time.perf_counter()
-        out = fn()
-        timings[stage] = time.perf_counter() - t0
-        return out
-
-    loaded = timed(
-        "load",
-        lambda: load_model(
-            model, architecture=architecture, input_shape=input_shape, trust_model_file=trust_model_file
-        ),
+    verdict = check_model(
+        model,
+        chip,
+        input_shape,
+        architecture=architecture,
+        trust_model_file=trust_model_file,
+        core_map=core_map,
+        quantization=quantization,
+        calibration=calibration,
     )
-    graph: LayerGraph = timed("normalize", lambda: normalize(loaded, input_shape))
-    qgraph: QuantizedGraph = timed(
-        "quantize",
-        lambda: quantize(graph, rule=quantization, calibration=calibration),  # type: ignore[arg-type]
-    )
-    result: CheckResult = timed("check", lambda: check(qgraph, spec))
-    raise_on_violations(result)
-    placement: Placement = timed("place", lambda: place(result.fit_matrix, spec, core_map))
-    post = timed("post_check", lambda: check_placement(qgraph, placement, spec))
-    config: ChipConfig = timed("emit", lambda: emit_config(qgraph, placement, spec))
+    raise_on_violations(verdict.check)
+    if verdict.placement_error is not None:
+        raise verdict.placement_error
+    placement = verdict.placement
+    assert placement is not None  # no violations and no placement error
+    timings = dict(verdict.timings)
+    config: ChipConfig = _timer(timings)("emit", lambda: emit_config(verdict.qgraph, placement, verdict.chip))
     return CompileResult(
-        loaded=loaded,
-        graph=graph,
-        qgraph=qgraph,
-        check=result,
+        loaded=verdict.loaded,
+        graph=verdict.graph,
+        qgraph=verdict.qgraph,
+        check=verdict.check,
         placement=placement,
         config=config,
-        chip=spec,
+        chip=verdict.chip,
         timings=timings,
-        placement_warnings=post,
+        placement_warnings=verdict.placement_warnings,
     )
