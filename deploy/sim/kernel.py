@@ -29,7 +29,7 @@ F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
 THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED = range(11, 25)
 N_PARAM = 25
 
-# Option flags O[N_OPT].
+# Option flags opt[N_OPT].
 O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE = range(8)
 N_OPT = 8
 OVF_ERROR, OVF_WRAP, OVF_SAT = 0, 1, 2
@@ -66,7 +66,7 @@ def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int)
 
 @nb.njit(**_JIT)
 def _compute_event(
-    L: int, c: int, x: int, y: int, t: int, P: Any, O: Any, W: Any, S: Any, NNZ: Any,
+    L: int, c: int, x: int, y: int, t: int, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
     scratch: Any, xol: Any, yol: Any, nk: Any, cnt: Any, err: Any, fl: Any,
 ) -> int:  # fmt: skip
     """Apply one input event to core L; write the keys of firing neurons, sorted, to L's scratch."""
@@ -102,10 +102,10 @@ def _compute_event(
     thr = P[L, THR]
     thrlo = P[L, THRLO]
     rtz = P[L, RTZ] != 0
-    clamp = O[O_CLAMP] != 0
-    skipzero = O[O_SKIPZERO] != 0
-    ovf = O[O_OVF]
-    check_sum = O[O_CHECK] == CHECK_SUM
+    clamp = opt[O_CLAMP] != 0
+    skipzero = opt[O_SKIPZERO] != 0
+    ovf = opt[O_OVF]
+    check_sum = opt[O_CHECK] == CHECK_SUM
     woff = P[L, WOFF]
     soff = P[L, SOFF]
     noff = P[L, NOFF]
@@ -171,17 +171,17 @@ def _compute_event(
 
 
 @nb.njit(**_JIT)
-def _compute_leak(L: int, t: int, P: Any, O: Any, S: Any, B: Any, lscratch: Any, cnt: Any, err: Any) -> int:
-    """Apply one slow-clock tick to core L; firing keys ``f·W·H + x·H + y`` (sorted) go to L's leak scratch."""
+def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: Any, cnt: Any, err: Any) -> int:
+    """Apply one slow-clock tick to core L; sorted firing keys ``f·W·H + x·H + y`` go to the leak scratch."""
     F = P[L, F_]
     Wout = P[L, WOUT]
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
     rtz = P[L, RTZ] != 0
-    may_fire = O[O_LEAKSPK] != 0
-    ovf = O[O_OVF]
-    check_sum = O[O_CHECK] == CHECK_SUM
+    may_fire = opt[O_LEAKSPK] != 0
+    ovf = opt[O_OVF]
+    check_sum = opt[O_CHECK] == CHECK_SUM
     soff = P[L, SOFF]
     boff = P[L, BOFF]
     sc = P[L, LSCOFF]
@@ -197,10 +197,7 @@ def _compute_leak(L: int, t: int, P: Any, O: Any, S: Any, B: Any, lscratch: Any,
                         return 0
                     v = _fit(v, ovf)
                 fire = may_fire and v >= thr
-                if fire:
-                    r = 0 if rtz else v - thr
-                else:
-                    r = max(v, thrlo)
+                r = (0 if rtz else v - thr) if fire else max(v, thrlo)
                 if not check_sum:
                     if ovf == OVF_ERROR and (r < -32768 or r > 32767):
                         _overflow_error(err, L, f, xo, yo, t, r)
@@ -232,8 +229,8 @@ def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monito
 
 
 @nb.njit(**_JIT)
-def _readout(f: int, O: Any, readout: Any) -> None:
-    cls = f // 4 + 1 if O[O_ERRATUM] != 0 else f
+def _readout(f: int, opt: Any, readout: Any) -> None:
+    cls = f // 4 + 1 if opt[O_ERRATUM] != 0 else f
     if 0 <= cls < readout.shape[0]:
         readout[cls] += 1
 
@@ -256,7 +253,7 @@ def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> 
 
 @nb.njit(**_JIT)
 def _drain(
-    t: int, sp: int, fr: Any, P: Any, O: Any, W: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
+    t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
     xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any, nout: int,
     err: Any, fl: Any,
 ) -> tuple[Any, int]:  # fmt: skip
@@ -265,7 +262,7 @@ def _drain(
     Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 next spike index,
     4 phase (0 new spike, 1 slot 0 next, 2 slot 1 next, 3 done), 5 f, 6 x, 7 y.
     """
-    trace = O[O_TRACE] != 0
+    trace = opt[O_TRACE] != 0
     while sp > 0:
         i = sp - 1
         L = fr[i, 0]
@@ -320,15 +317,15 @@ def _drain(
         nx = fr[i, 6] // p
         ny = fr[i, 7] // p
         if D == 12:
-            _readout(nf, O, readout)
+            _readout(nf, opt, readout)
             continue
         if not _in_range(D, nf, nx, ny, P):
-            if O[O_OOR] != 0:
+            if opt[O_OOR] != 0:
                 _range_error(err, L, D, nf, nx, ny, t)
                 return out, nout
             cnt[C_DROPPED, D] += 1
             continue
-        nsp = _compute_event(D, nf, nx, ny, t, P, O, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+        nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
         if err[0] != ERR_NONE:
             return out, nout
         if nsp > 0:
@@ -343,11 +340,11 @@ def _drain(
 
 @nb.njit(**_JIT)
 def _inject(
-    L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, O: Any, W: Any, S: Any, NNZ: Any,
+    L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
     scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
     cnt: Any, out: Any, nout: int, err: Any, fl: Any,
 ) -> tuple[Any, int]:  # fmt: skip
-    nsp = _compute_event(L, c, x, y, t, P, O, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+    nsp = _compute_event(L, c, x, y, t, P, opt, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
     if err[0] != ERR_NONE or nsp == 0:
         return out, nout
     fr[0, 0] = L
@@ -355,13 +352,34 @@ def _inject(
     fr[0, 2] = nsp
     fr[0, 3] = 0
     fr[0, 4] = 0
-    return _drain(t, 1, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest, dec, readout, cnt, out,
-                  nout, err, fl)  # fmt: skip
+    return _drain(
+        t,
+        1,
+        fr,
+        P,
+        opt,
+        W,
+        S,
+        NNZ,
+        scratch,
+        lscratch,
+        xol,
+        yol,
+        nk,
+        dest,
+        dec,
+        readout,
+        cnt,
+        out,
+        nout,
+        err,
+        fl,
+    )
 
 
 @nb.njit(**_JIT)
 def run_kernel(
-    ev: Any, ticks: Any, P: Any, O: Any, W: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
+    ev: Any, ticks: Any, P: Any, opt: Any, W: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
     dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any, err: Any,
 ) -> tuple[Any, int, int]:  # fmt: skip
     """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
@@ -389,7 +407,7 @@ def run_kernel(
             for L in range(P.shape[0]):
                 if P[L, USED] == 0 or P[L, LEAK] == 0:
                     continue
-                nsp = _compute_leak(L, tt, P, O, S, B, lscratch, cnt, err)
+                nsp = _compute_leak(L, tt, P, opt, S, B, lscratch, cnt, err)
                 if err[0] != ERR_NONE:
                     return out, nout, ti
                 if nsp > 0:
@@ -398,8 +416,29 @@ def run_kernel(
                     fr[0, 2] = nsp
                     fr[0, 3] = 0
                     fr[0, 4] = 0
-                    out, nout = _drain(tt, 1, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest, dec,
-                                       readout, cnt, out, nout, err, fl)  # fmt: skip
+                    out, nout = _drain(
+                        tt,
+                        1,
+                        fr,
+                        P,
+                        opt,
+                        W,
+                        S,
+                        NNZ,
+                        scratch,
+                        lscratch,
+                        xol,
+                        yol,
+                        nk,
+                        dest,
+                        dec,
+                        readout,
+                        cnt,
+                        out,
+                        nout,
+                        err,
+                        fl,
+                    )
                     if err[0] != ERR_NONE:
                         return out, nout, ti
         if e == nev:
@@ -412,7 +451,7 @@ def run_kernel(
         if layer < 0:
             continue
         if layer == 12:
-            _readout(f, O, readout)
+            _readout(f, opt, readout)
         elif layer == 13:
             if dvs_mon != 0:
                 out = _append(out, nout, t, 13, f, x, y, 1)
@@ -422,18 +461,66 @@ def run_kernel(
                 if D < 0:
                     continue
                 if not _in_range(D, f, x, y, P):
-                    if O[O_OOR] != 0:
+                    if opt[O_OOR] != 0:
                         _range_error(err, 13, D, f, x, y, t)
                         return out, nout, ti
                     cnt[C_DROPPED, D] += 1
                     continue
-                out, nout = _inject(D, f, x, y, t, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest,
-                                    dec, readout, cnt, out, nout, err, fl)  # fmt: skip
+                out, nout = _inject(
+                    D,
+                    f,
+                    x,
+                    y,
+                    t,
+                    fr,
+                    P,
+                    opt,
+                    W,
+                    S,
+                    NNZ,
+                    scratch,
+                    lscratch,
+                    xol,
+                    yol,
+                    nk,
+                    dest,
+                    dec,
+                    readout,
+                    cnt,
+                    out,
+                    nout,
+                    err,
+                    fl,
+                )
                 if err[0] != ERR_NONE:
                     return out, nout, ti
         else:
-            out, nout = _inject(layer, f, x, y, t, fr, P, O, W, S, NNZ, scratch, lscratch, xol, yol, nk, dest,
-                                dec, readout, cnt, out, nout, err, fl)  # fmt: skip
+            out, nout = _inject(
+                layer,
+                f,
+                x,
+                y,
+                t,
+                fr,
+                P,
+                opt,
+                W,
+                S,
+                NNZ,
+                scratch,
+                lscratch,
+                xol,
+                yol,
+                nk,
+                dest,
+                dec,
+                readout,
+                cnt,
+                out,
+                nout,
+                err,
+                fl,
+            )
             if err[0] != ERR_NONE:
                 return out, nout, ti
     return out, nout, ti

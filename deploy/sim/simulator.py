@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,7 @@ class CompiledConfig:
     options: SimOptions
     used: tuple[int, ...]
     P: npt.NDArray[np.int64]
-    O: npt.NDArray[np.int64]
+    opt: npt.NDArray[np.int64]
     W: npt.NDArray[np.int32]
     S0: npt.NDArray[np.int32]
     B: npt.NDArray[np.int32]
@@ -98,23 +99,23 @@ def compile_config(
         sc += F * k * k
         if layer.leak_enable and options.leak_spikes:
             lsc += F * Wout * Hout
-    O = np.zeros(K.N_OPT, np.int64)
-    O[K.O_CLAMP] = options.clamp_on_synapse
-    O[K.O_SKIPZERO] = not options.process_zero_weights
-    O[K.O_LEAKSPK] = options.leak_spikes
-    O[K.O_OVF] = _OVF[options.overflow]
-    O[K.O_CHECK] = K.CHECK_SUM if options.overflow_check == "sum" else K.CHECK_RESULT
-    O[K.O_OOR] = options.out_of_range == "error"
+    opt = np.zeros(K.N_OPT, np.int64)
+    opt[K.O_CLAMP] = options.clamp_on_synapse
+    opt[K.O_SKIPZERO] = not options.process_zero_weights
+    opt[K.O_LEAKSPK] = options.leak_spikes
+    opt[K.O_OVF] = _OVF[options.overflow]
+    opt[K.O_CHECK] = K.CHECK_SUM if options.overflow_check == "sum" else K.CHECK_RESULT
+    opt[K.O_OOR] = options.out_of_range == "error"
     erratum = spec.readout_class_erratum if options.readout_erratum is None else options.readout_erratum
-    O[K.O_ERRATUM] = erratum
-    O[K.O_TRACE] = options.record_traces
+    opt[K.O_ERRATUM] = erratum
+    opt[K.O_TRACE] = options.record_traces
     dvs = config.dvs_layer
     dvs_dest = np.array(
         [d.layer if d.enable and d.layer < N_CNN_LAYERS else -1 for d in dvs.destinations[:2]]
     )
-    arrays = {
+    arrays: dict[str, npt.NDArray[Any]] = {
         "P": P,
-        "O": O,
+        "opt": opt,
         "W": _cat(w_parts),
         "S0": _cat(s_parts),
         "B": _cat(b_parts),
@@ -132,7 +133,7 @@ def compile_config(
         lscratch_size=max(lsc, 1),
         dvs_mon=int(dvs.monitor_enable and options.dvs_monitor),
         dvs_size=spec.dvs_size,
-        **arrays,  # type: ignore[arg-type]
+        **arrays,
     )
 
 
@@ -194,7 +195,7 @@ class _Run:
             rows,
             ticks,
             cc.P,
-            cc.O,
+            cc.opt,
             cc.W,
             self.S,
             cc.B,
