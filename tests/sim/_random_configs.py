@@ -40,7 +40,7 @@ def _out_size(n: int, k: int, s: int, p: int) -> int:
     return (n - k + 2 * p) // s + 1
 
 
-def random_case(seed: int, big_values: bool = False) -> Case:  # noqa: C901 - a generator, read top to bottom
+def random_case(seed: int, big_values: bool = False) -> Case:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 5))
     cores = [int(c) for c in rng.permutation(9)[:n]]

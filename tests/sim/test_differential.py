@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _random_configs import random_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,6 @@ from deploy.sim.options import SimulationError
 from deploy.sim.reference import ReferenceSimulator
 from deploy.sim.result import SimResult
 from deploy.sim.simulator import Simulator
-from _random_configs import random_case
 
 
 def _run_both(seed: int, big: bool) -> tuple[list[SimResult] | type, list[SimResult] | type]:
