@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from deploy import __version__
 
 # Subcommand name → module in deploy.commands (a literal dict: no plugin discovery).
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "devices": "devices",
+}
 
 DEFAULT_COMMAND = "run"
 
