@@ -20,7 +20,12 @@ from deploy import __version__
 
 # Subcommand name → module in deploy.commands (a literal dict: no plugin discovery).
 COMMANDS: dict[str, str] = {
+    "compile": "compile",
+    "check": "check",
     "devices": "devices",
+    "run": "run",
+    "simulate": "simulate",
+    "doctor": "doctor",
 }
 
 DEFAULT_COMMAND = "run"
@@ -53,9 +58,8 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from hwconfig.errors import ConfigError
-
     from deploy.errors import DeployError
+    from hwconfig.errors import ConfigError
 
     args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
