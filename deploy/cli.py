@@ -23,9 +23,6 @@ COMMANDS: dict[str, str] = {
     "compile": "compile",
     "check": "check",
     "devices": "devices",
-    "run": "run",
-    "simulate": "simulate",
-    "doctor": "doctor",
 }
 
 DEFAULT_COMMAND = "run"
