@@ -150,6 +150,26 @@ def _disallowed_globals(path: Path) -> list[str]:
 _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
+def _is_refusal(path: Path, exc: BaseException) -> bool:
+    """True when the safe unpickler stopped at a disallowed global (not at a malformed file)."""
+    return bool(_UNSUPPORTED_GLOBAL.search(str(exc))) or bool(_disallowed_globals(path))
+
+
+def _weights_unpickler_detail(exc: BaseException) -> BaseException:
+    """The informative line of torch's long weights_only error (e.g. "Unsupported operand 255")."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        if ln.startswith("Please file an issue") and i + 1 < len(lines):
+            return type(exc)(lines[i + 1])
+        if "WeightsUnpickler error:" in ln:
+            tail = ln.split("WeightsUnpickler error:", 1)[1].strip()
+            if tail:
+                return type(exc)(tail)
+            if i + 1 < len(lines):
+                return type(exc)(lines[i + 1])
+    return exc
+
+
 def _refusal_message(path: Path, exc: BaseException) -> str:
     names = _disallowed_globals(path)
     m = _UNSUPPORTED_GLOBAL.search(str(exc))
@@ -173,6 +193,8 @@ def _torch_load(path: Path, trust_model_file: bool) -> Any:
         with torch.serialization.safe_globals(_safe_classes()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle_error_types() as exc:
+        if not _is_refusal(path, exc):
+            raise ModelLoadError(_corrupt(path, _weights_unpickler_detail(exc))) from None
         if not trust_model_file:
             raise ModelLoadError(_refusal_message(path, exc)) from None
         warnings.warn(

@@ -231,6 +231,7 @@ def nir_to_module(graph: Any) -> torch.fx.GraphModule:
             continue
         module = _node_module(name, node, problems)
         if module is None:
+            value[name] = x  # already reported; pass through so successors are not reported again
             continue
         safe = name.replace(".", "_")
         root.add_module(safe, module)

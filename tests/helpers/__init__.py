@@ -1,0 +1,1 @@
+"""Small shared builders for tests (sinabs models, LayerGraph comparison)."""
