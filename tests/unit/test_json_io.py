@@ -573,3 +573,31 @@ def test_hash_is_stable_across_processes(seed: str) -> None:
         cwd=REPO,
     )
     assert out.stdout.strip() == config_hash(_sample_config())
+
+
+def test_docs_example_hash() -> None:
+    """The example in docs/config-format.md states its hash; keep the document honest."""
+    layer0 = CnnLayerConfig(
+        dimensions=CnnLayerDimensions(
+            input_shape=IOShape(Vec2(4, 4), 1), output_shape=IOShape(Vec2(2, 2), 2), kernel_size=3
+        ),
+        weights=np.array([[[[1, 0, -1], [2, 0, -2], [1, 0, -1]]], [[[1, 2, 1], [0, 0, 0], [-1, -2, -1]]]]),
+        biases=np.zeros(2, np.int16),
+        neurons_initial_value=np.zeros((2, 2, 2), np.int16),
+        threshold_high=4,
+        threshold_low=-4,
+        destinations=(CnnLayerDestination(True, 1, 2, 0), CnnLayerDestination()),
+    )
+    layer1 = CnnLayerConfig(
+        dimensions=CnnLayerDimensions(
+            input_shape=IOShape(Vec2(1, 1), 2), output_shape=IOShape(Vec2(1, 1), 1)
+        ),
+        weights=np.array([[[[3]], [[-3]]]]),
+        threshold_high=3,
+        threshold_low=-3,
+        monitor_enable=True,
+    )
+    config = ChipConfig().with_layer(0, layer0).with_layer(1, layer1)
+    config.validate("speck2f")
+    doc = (REPO / "docs" / "config-format.md").read_text()
+    assert f"Its `config_hash` is `{config_hash(config)}`." in doc
