@@ -228,6 +228,8 @@ def _write_node(target: Any, node: Any, path: str) -> None:
                 setattr(target, f.name, items)
             else:
                 setattr(target, f.name, _to_samna_value(value))
+        except ConfigError:
+            raise
         except (AttributeError, TypeError, ValueError, RuntimeError) as exc:
             raise _samna_error(sub_path, exc) from exc
 
