@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "compile": "compile",
     "check": "check",
     "devices": "devices",
+    "run": "run",
+    "simulate": "simulate",
+    "doctor": "doctor",
 }
 
 DEFAULT_COMMAND = "run"

@@ -53,6 +53,15 @@ def _missing_parents(path: Path) -> list[Path]:
     return missing
 
 
+def _apply_umask(root: Path) -> None:
+    """Give the directory tree the permissions a plain ``mkdir``/``open`` would have (mkdtemp uses 0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    root.chmod(0o777 & ~umask)
+    for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_output_dir(target: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``target`` when the ``with`` block succeeds.
@@ -74,6 +83,7 @@ def atomic_output_dir(target: str | os.PathLike[str], force: bool = False) -> It
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield tmp
+        _apply_umask(tmp)
         check_output_dir(target, force)  # someone may have created it meanwhile
         old: Path | None = None
         if target.exists():

@@ -14,6 +14,8 @@ from deploy.report.summary import RunSummary, SpikeData
 SOURCE_COLOURS = {"float": "#4C72B0", "quantised": "#DD8452", "simulated": "#55A868"}
 MEMORY_COLOURS = {"kernel": "#4C72B0", "neuron": "#DD8452", "bias": "#8172B3"}
 DPI = 110
+MAX_TIME_BINS = 60
+"""Spikes-over-time panels merge time steps so that at most this many bins are drawn."""
 
 
 @dataclass(frozen=True)
@@ -49,26 +51,31 @@ def _png(fig: Any) -> bytes:
 
 
 def memory_figure(s: RunSummary) -> RenderedFigure:
-    """Memory use of all cores as a fraction of capacity (grouped bars)."""
-    fig = _new_figure(7.5, 3.0)
+    """Memory use of all cores: used words over capacity (light bars), log scale, percentages on top."""
+    fig = _new_figure(7.5, 3.2)
     ax = fig.add_subplot()
     cores = np.arange(len(s.core_memory))
     width = 0.26
     for j, kind in enumerate(("kernel", "neuron", "bias")):
-        frac = [100 * m.fraction(kind) for m in s.core_memory]
-        ax.bar(cores + (j - 1) * width, frac, width, label=kind, color=MEMORY_COLOURS[kind])
-    ax.axhline(100, color="#C44E52", lw=1, ls="--")
-    ax.set_xticks(
-        cores, [f"{m.core}\n{_short(m.layer) if m.layer else 'free'}" for m in s.core_memory], fontsize=8
-    )
-    ax.set_ylabel("used / capacity (%)")
-    ax.set_ylim(0, 110)
-    ax.legend(ncols=3, fontsize=8, loc="upper right", frameon=False)
+        x = cores + (j - 1) * width
+        cap = [getattr(m, f"{kind}_capacity") for m in s.core_memory]
+        used = [getattr(m, f"{kind}_used") for m in s.core_memory]
+        ax.bar(x, cap, width, color=MEMORY_COLOURS[kind], alpha=0.18, edgecolor=MEMORY_COLOURS[kind], lw=0.6)
+        ax.bar(x, [max(u, 0) for u in used], width, color=MEMORY_COLOURS[kind], label=f"{kind} used")
+        for xi, u, c in zip(x, used, cap, strict=True):
+            if u > 0 and c > 0:
+                ax.text(xi, c * 1.15, _pct(100 * u / c), ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.set_yscale("log")
+    ax.set_ylim(1, max((m.neuron_capacity for m in s.core_memory), default=1) * 12)
+    labels = [f"{m.core}\n{_short(m.layer) if m.layer else 'free'}" for m in s.core_memory]
+    ax.set_xticks(cores, labels, fontsize=8)
+    ax.set_ylabel("words (log scale)")
+    ax.legend(ncols=3, fontsize=8, loc="upper left", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return RenderedFigure(
         "memory",
-        "Memory use per core",
-        "Bar chart of kernel, neuron and bias memory use of each core",
+        "Memory per core: used (solid) against capacity (light), percentage of capacity on top",
+        "Bar chart of kernel, neuron and bias memory use of each core against its capacity",
         _png(fig),
     )
 
@@ -106,10 +113,13 @@ def spike_time_figure(d: SpikeData) -> RenderedFigure | None:
         return None
     fig = _new_figure(7.5, 1.35 * n + 0.6)
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
+    n_steps = max((len(np.asarray(v[0])) for v in d.time_counts.values() if v), default=0)
+    factor = max(1, -(-n_steps // MAX_TIME_BINS))  # merge steps so that at most MAX_TIME_BINS remain
+    bin_us = d.dt_us * factor
     for i, ax in enumerate(axes):
         for src, per_layer in d.time_counts.items():
-            series = np.asarray(per_layer[i])
-            t_ms = np.arange(len(series)) * d.dt_us / 1000
+            series = _rebin(np.asarray(per_layer[i]), factor)
+            t_ms = np.arange(len(series)) * bin_us / 1000
             ax.step(t_ms, series, where="post", lw=1.1, label=src, color=SOURCE_COLOURS.get(src))
         ax.set_ylabel(_short(d.layer_names[i]), fontsize=8, rotation=0, ha="right", va="center")
         ax.tick_params(labelsize=7)
@@ -117,7 +127,7 @@ def spike_time_figure(d: SpikeData) -> RenderedFigure | None:
     axes[0].legend(
         ncols=len(d.time_counts), fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1, 1)
     )
-    axes[-1].set_xlabel(f"time (ms), bins of {d.dt_us / 1000:g} ms")
+    axes[-1].set_xlabel(f"time (ms), spikes per {bin_us / 1000:g} ms bin")
     return RenderedFigure(
         "spike-time",
         "Spikes over time per layer (float, quantised, simulated)",
@@ -224,6 +234,18 @@ def all_figures(s: RunSummary, d: SpikeData | None) -> list[RenderedFigure]:
         if fig is not None:
             out.append(fig)
     return out
+
+
+def _pct(p: float) -> str:
+    return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
+
+
+def _rebin(series: np.ndarray, factor: int) -> np.ndarray:
+    """Sum consecutive groups of ``factor`` entries (the last group may be shorter)."""
+    if factor <= 1 or len(series) == 0:
+        return series
+    pad = (-len(series)) % factor
+    return np.concatenate([series, np.zeros(pad, dtype=series.dtype)]).reshape(-1, factor).sum(axis=1)
 
 
 def _short(name: str | None, n: int = 14) -> str:

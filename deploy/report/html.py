@@ -52,6 +52,8 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); borde
 figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 ul.msgs { padding-left: 20px; } ul.msgs li { margin: 3px 0; }
 .warnbox { background: #fff8e6; border: 1px solid #f0d9a6; border-radius: 8px; padding: 8px 14px; }
+.notebox { background: var(--soft); border: 1px solid var(--line); border-radius: 8px;
+           padding: 8px 14px; }
 .okbox { background: #eef8f1; border: 1px solid #bfe3cb; border-radius: 8px; padding: 8px 14px; }
 code { background: var(--soft); padding: 1px 4px; border-radius: 3px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
@@ -84,18 +86,18 @@ def render_figure(f: RenderedFigure) -> str:
     )
 
 
-def _messages(items: Sequence[str], empty: str) -> str:
+def _messages(items: Sequence[str], empty: str, box: str = "warnbox") -> str:
     if not items:
         return f'<div class="okbox">{_e(empty)}</div>'
     return (
-        '<div class="warnbox"><ul class="msgs">' + "".join(f"<li>{_e(m)}</li>" for m in items) + "</ul></div>"
+        f'<div class="{box}"><ul class="msgs">' + "".join(f"<li>{_e(m)}</li>" for m in items) + "</ul></div>"
     )
 
 
 def _cards(s: RunSummary) -> str:
     a = s.agreement
     cards: list[tuple[str, str, str]] = [
-        ("model", s.model, ""),
+        ("model", _model_name(s.model), ""),
         ("chip / target", f"{s.chip} / {s.target}", ""),
         ("cores used", f"{len(s.placement)} of {len(s.core_memory)}", ""),
         ("input", f"{s.input.n_events:,} events, {s.input.duration_s * 1000:.0f} ms", ""),
@@ -127,6 +129,12 @@ def _cards(s: RunSummary) -> str:
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
+def _model_name(path: str) -> str:
+    """``models/digits_snn/model.pt`` → ``digits_snn/model.pt`` (the full path is in the subtitle)."""
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-2:])
+
+
 def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
     """The whole report as one HTML document."""
     figs = {f.key: f for f in figures}
@@ -140,8 +148,9 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>speck-deploy report: {_e(s.model)}</title>",
         f"<style>{CSS}</style></head><body><main>",
-        f"<h1>Deployment report: {_e(s.model)}</h1>",
-        f'<p class="sub">chip {_e(s.chip)} · target {_e(s.target)} · input {_e(s.input.description)} · '
+        f"<h1>Deployment report: {_e(_model_name(s.model))}</h1>",
+        f'<p class="sub">model {_e(s.model)} · chip {_e(s.chip)} · target {_e(s.target)} · '
+        f"input {_e(s.input.description)} · "
         f"configuration hash <code>{_e(s.config_hash[:16] or '—')}</code></p>",
         _cards(s),
         "<h2>Warnings</h2>",
@@ -150,7 +159,7 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         "<h3>Checker</h3>",
         _messages(s.checker_warnings, "The checker raised no warnings."),
         "<h3>Notes from the front end</h3>",
-        _messages(s.notes, "No notes."),
+        _messages(s.notes, "No notes.", box="notebox"),
         "<h2>Placement</h2>",
         render_table(placement_table(s), ""),
         render_table(fit_table(s)),

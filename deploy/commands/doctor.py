@@ -1,0 +1,111 @@
+"""``deploy-model doctor``: what is installed, and whether a board can be used.
+
+Reports the versions of Python and the packages the tool needs, classifies samna without importing it
+(real / PyPI placeholder / missing, :func:`hwconfig.samna_env.detect_samna`) with the fix, and lists boards
+only when the real samna is installed. Exit code 0 whenever the report could be made: a missing samna is
+not an error for simulation-only use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+HELP = "report Python, torch, sinabs and numba versions, whether samna is real, a stub or missing, and boards"
+
+PACKAGES = ("torch", "sinabs", "numba", "numpy", "nir", "matplotlib", "rich")
+"""Distributions reported (all needed by speck-deploy; samna is reported separately)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report.
+
+    Attributes:
+        name: Component.
+        status: ``"ok"``, ``"warning"`` or ``"missing"``.
+        version: Version found, or None.
+        detail: What was found and, when something is wrong, the fix.
+    """
+
+    name: str
+    status: str
+    version: str | None
+    detail: str
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def package_checks() -> list[Check]:
+    """Python and the required packages, from installed metadata (nothing is imported)."""
+    checks = [Check("python", "ok", platform.python_version(), sys.executable)]
+    for name in PACKAGES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            checks.append(
+                Check(name, "missing", None, "not installed; reinstall speck-deploy (`pip install -e .`)")
+            )
+            continue
+        checks.append(Check(name, "ok", version, ""))
+    return checks
+
+
+def samna_checks(samna: Any = None) -> list[Check]:
+    """samna's state and, only for the real samna, the connected boards.
+
+    Args:
+        samna: A samna module or test double to list boards with (instead of importing the real one).
+    """
+    from hwconfig.samna_env import detect_samna
+
+    status = detect_samna()
+    if samna is None and status.state != "real":
+        state = "warning" if status.state == "stub" else "missing"
+        what = "PyPI placeholder (stub)" if status.state == "stub" else "missing"
+        return [
+            Check("samna", state, status.version, f"{what}: {status.message}"),
+            Check("boards", "warning", None, "not listed: board access needs the real samna"),
+        ]
+    checks = [Check("samna", "ok", status.version, status.message)]
+    try:
+        from deploy.board import list_boards, load_samna
+
+        module = load_samna(samna, status=status)
+        boards = list_boards(module, include_other=True)
+    except Exception as exc:  # report any failure of the vendor library, never crash the doctor
+        checks.append(Check("boards", "warning", None, f"could not list boards: {exc}"))
+        return checks
+    if not boards:
+        checks.append(
+            Check("boards", "warning", None, "no unopened board found (is it plugged in and free?)")
+        )
+    for b in boards:
+        chip = b.chip or "no supported chip"
+        checks.append(Check("board", "ok", None, f"{b.spec} (serial {b.serial_number or '—'}, {chip})"))
+    return checks
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = package_checks() + samna_checks()
+    if args.json:
+        sys.stdout.write(json.dumps([asdict(c) for c in checks], indent=2) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"ok": "green", "warning": "yellow", "missing": "red"}
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    for col in ("component", "status", "version", "detail"):
+        table.add_column(col, overflow="fold")
+    for c in checks:
+        table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.version or "—", c.detail)
+    Console(highlight=False).print(table)
+    return 0

@@ -1,0 +1,670 @@
+"""``deploy-model [run] MODEL --device speck [--dry-run]``: compile, check, place, emit, run, report.
+
+Stages: load → normalise → quantise → check → place → emit (:func:`deploy.pipeline.compile_model`), then the
+target: a connected board (needs the real samna), or with ``--dry-run`` the bit-accurate simulator. Then the
+agreement check (float ↔ quantised ↔ simulated, :mod:`deploy.agreement`) and the reports.
+
+Input events, first match wins:
+
+1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``; fed to the entry core(s),
+   or to the DVS layer for models with a DVS input), chip events (``EVENT_DTYPE``) or N×5 integer rows
+   ``[timestamp_us, layer, feature, x, y]``; an ``.npz`` uses its ``events`` array and an optional ``label``;
+2. ``--poisson-rate``/``--duration-ms`` given explicitly: Poisson events (below);
+3. ``sample_input.npz`` next to the model file (shipped with the bundled models);
+4. Poisson events: every input pixel and channel fires independently at ``--poisson-rate`` Hz (default
+   50 Hz) for ``--duration-ms`` (default 100 ms), seeded with ``--seed`` (default 0).
+
+Output directory (``-o DIR``, default ``deploy-out/<model>``, where ``<model>`` is the model file's stem, or
+its folder's name for files called ``model.*``): ``config.json``, ``input_events.npy``,
+``output_events.npy``, ``summary.json``, ``report.md``, ``report.html``. Everything is written into a
+temporary directory beside DIR and renamed into place at the end, so a failed run leaves nothing behind; an
+existing DIR is only replaced with ``--force``.
+
+Exit codes: 0 success; 2 a problem with the model, input, output directory or environment (no board, no
+samna); 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from deploy.errors import BoardError, DeployError, EventFormatError, SamnaUnavailableError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from deploy.agreement import AgreementResult
+    from deploy.pipeline import CompileResult
+    from deploy.report.summary import InputInfo, RunSummary, SpikeData
+    from deploy.sim.result import SimResult
+    from hwconfig.config import ChipConfig
+    from hwconfig.spec import ChipSpec
+
+HELP = (
+    "compile a model, check and place it on the chip, write the configuration and run it on a board or, "
+    "with --dry-run, on the bit-accurate simulator; writes config, events and reports to -o DIR"
+)
+
+DEFAULT_POISSON_RATE_HZ = 50.0
+"""Per input pixel and channel; on a 2×34×34 input this is ~11,600 events in the default 100 ms."""
+DEFAULT_DURATION_MS = 100.0
+DEFAULT_DT_MS = 1.0
+"""Time step of the time-stepped (sinabs-style) evaluation used by the agreement check."""
+SAMPLE_INPUT = "sample_input.npz"
+EVENT_SUFFIXES = (".npy", ".npz")
+OUTPUT_ROOT = Path("deploy-out")
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Arguments
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from deploy.commands import _common
+    from deploy.report.summary import DEFAULT_SYNOPS_BUDGET
+
+    _common.add_model_arguments(p)
+    _common.add_core_map_argument(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="use the bit-accurate simulator as the target instead of a board (no samna needed)",
+    )
+    p.add_argument(
+        "--board",
+        metavar="TYPE:INDEX",
+        default=None,
+        help="board to run on, e.g. Speck2fDevKit:0 or serial=XYZ (default: the first board of the chip)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (default: deploy-out/<model name>); written atomically",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    g = p.add_argument_group("input events (first match wins: --input, explicit Poisson, sample, Poisson)")
+    g.add_argument(
+        "--input",
+        type=Path,
+        default=None,
+        metavar="EVENTS",
+        help="events file (.npy/.npz): tonic-style (x, y, t, p), chip events, or N×5 rows",
+    )
+    g.add_argument(
+        "--poisson-rate",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help=f"Poisson input rate per input pixel and channel (default {DEFAULT_POISSON_RATE_HZ:g} Hz)",
+    )
+    g.add_argument(
+        "--duration-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help=f"duration of the Poisson input (default {DEFAULT_DURATION_MS:g} ms)",
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed of the Poisson input (default 0)")
+    g.add_argument(
+        "--dt-ms",
+        type=float,
+        default=DEFAULT_DT_MS,
+        metavar="MS",
+        help=f"time step of the float/quantised time-stepped evaluation (default {DEFAULT_DT_MS:g} ms)",
+    )
+    p.add_argument(
+        "--synops-budget",
+        type=float,
+        default=DEFAULT_SYNOPS_BUDGET,
+        metavar="N",
+        help=(
+            f"SynOps/s budget per core for the bandwidth warning (default {DEFAULT_SYNOPS_BUDGET:.0e}, an "
+            "order-of-magnitude assumption: no per-core limit is published; core 0 gets 3.5×)"
+        ),
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print summary.json to stdout and nothing else on stdout"
+    )
+    verbosity = p.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="print timings, warnings and notes")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Console
+
+
+class Reporter:
+    """Progress on stderr, summary on stdout; silent with ``-q``; with ``--json`` stdout holds only JSON."""
+
+    def __init__(self, quiet: bool, verbose: bool, json_mode: bool) -> None:
+        from rich.console import Console
+
+        self.verbose = verbose and not quiet
+        self.err: Console = Console(stderr=True, quiet=quiet, highlight=False)
+        self.out: Console = Console(quiet=quiet or json_mode, highlight=False)
+
+    @contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        with self.err.status(f"{label}…", spinner="dots"):
+            yield
+        self.err.print(f"[green]✓[/] {label} [dim]({time.perf_counter() - t0:.2f} s)[/]")
+
+    def info(self, text: str) -> None:
+        if self.verbose:
+            self.err.print(text)
+
+
+def timed(reporter: Reporter, label: str, timings: dict[str, float], fn: Callable[[], T]) -> T:
+    t0 = time.perf_counter()
+    with reporter.step(label):
+        value = fn()
+    timings[label] = time.perf_counter() - t0
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------
+# Board / samna
+
+
+def require_board(chip: ChipSpec, board: str | None) -> str:
+    """Check that a board can be used before compiling; return the chosen board's ``TYPE:INDEX``.
+
+    Raises:
+        SamnaUnavailableError: samna is missing or only the PyPI placeholder is installed.
+        BoardError: the real samna is installed but no board of the chip is connected.
+    """
+    from hwconfig.samna_env import detect_samna
+
+    status = detect_samna()
+    hint = "To run on the bit-accurate simulator instead, add --dry-run."
+    if status.state == "missing":
+        raise SamnaUnavailableError(f"cannot run on a board: samna is not installed. {status.message} {hint}")
+    if status.state == "stub":
+        raise SamnaUnavailableError(
+            f"cannot run on a board: only the PyPI placeholder of samna is installed, not SynSense's samna. "
+            f"{status.message} {hint}"
+        )
+    from deploy.board.discovery import select_board
+    from deploy.board.samna_access import load_samna
+
+    samna = load_samna(status=status)
+    try:
+        return select_board(samna, chip, board).spec
+    except BoardError as exc:
+        raise BoardError(f"cannot run on a board: the real samna is installed but {exc}. {hint}") from None
+
+
+def run_board(config: ChipConfig, events: npt.NDArray[Any], chip: ChipSpec, board: str) -> npt.NDArray[Any]:
+    """Run ``events`` on the board; output events as :data:`deploy.sim.events.EVENT_DTYPE`."""
+    from deploy.board import run_on_board
+
+    return run_on_board(config, chip, events, board)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Input
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """Input events for the chip, the same events in model-input space, and their description.
+
+    Attributes:
+        events: Chip events (``EVENT_DTYPE``) to feed the target.
+        model_events: The events the model's input sees (``layer`` ignored), for the time-stepped raster.
+        info: Provenance and duration for the report.
+    """
+
+    events: npt.NDArray[Any]
+    model_events: npt.NDArray[Any]
+    info: InputInfo
+
+
+def entry_targets(result: CompileResult) -> list[int]:
+    """Layer ids input events go to: 13 (DVS layer) for a DVS model, else the entry layers' cores."""
+    from deploy.sim.events import DVS_LAYER
+
+    if result.graph.dvs is not None:
+        return [DVS_LAYER]
+    return sorted({result.placement.core_of[i] for i in result.graph.entry_layers})
+
+
+def poisson_events(
+    shape: tuple[int, int, int], rate_hz: float, duration_ms: float, seed: int
+) -> npt.NDArray[np.void]:
+    """Independent Poisson spike trains, one per input channel and pixel, as tonic-style events.
+
+    Args:
+        shape: ``(C, H, W)``; the channel becomes the polarity/feature ``p``.
+        rate_hz: Rate of every train.
+        duration_ms: Length; timestamps are integer µs in ``[0, duration)``.
+        seed: Seed of ``np.random.default_rng``.
+
+    Returns:
+        Events sorted by time (ties by channel, y, x), dtype ``deploy.sim.events.TONIC_DTYPE``.
+    """
+    from deploy.sim.events import TONIC_DTYPE
+
+    if not rate_hz > 0 or not duration_ms > 0:
+        raise DeployError(
+            f"Poisson input needs a positive rate and duration, got --poisson-rate {rate_hz:g} Hz and "
+            f"--duration-ms {duration_ms:g} ms"
+        )
+    rng = np.random.default_rng(seed)
+    c, h, w = shape
+    duration_us = max(round(duration_ms * 1000), 1)
+    counts = rng.poisson(rate_hz * duration_us / 1e6, size=(c, h, w))
+    pixel = np.repeat(np.arange(c * h * w), counts.ravel())
+    t = rng.integers(0, duration_us, size=pixel.size)
+    order = np.lexsort((pixel, t))
+    pixel, t = pixel[order], t[order]
+    ch, y, x = np.unravel_index(pixel, (c, h, w))
+    out = np.zeros(pixel.size, dtype=TONIC_DTYPE)
+    out["x"], out["y"], out["t"], out["p"] = x, y, t, ch
+    return out
+
+
+def _read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
+    """Raw event array and optional label from ``.npy``/``.npz`` (no conversion yet)."""
+    if not path.exists():
+        raise EventFormatError(f"input events file '{path}' does not exist")
+    if path.is_dir():
+        raise EventFormatError(f"input events path '{path}' is a directory, not an .npy/.npz file")
+    if path.suffix.lower() not in EVENT_SUFFIXES:
+        raise EventFormatError(
+            f"input events file '{path}' has the extension '{path.suffix}'; expected .npy or .npz holding "
+            "tonic-style events (x, y, t, p), chip events or N×5 rows [timestamp_us, layer, feature, x, y]"
+        )
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise EventFormatError(
+            f"input events file '{path}' cannot be read as {path.suffix} ({exc}); it is corrupt or not a "
+            "numpy file"
+        ) from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        return np.asarray(loaded), None
+    with loaded:
+        files = list(loaded.files)
+        key = "events" if "events" in files else (files[0] if files else None)
+        if key is None:
+            raise EventFormatError(f"input events file '{path}' is an empty .npz archive")
+        try:
+            arr = np.asarray(loaded[key])
+            label = int(loaded["label"]) if "label" in files and np.size(loaded["label"]) == 1 else None
+        except (OSError, ValueError, EOFError) as exc:
+            raise EventFormatError(
+                f"input events file '{path}': array '{key}' cannot be read ({exc})"
+            ) from None
+    return arr, label
+
+
+def _is_tonic(arr: npt.NDArray[Any]) -> bool:
+    names = arr.dtype.names or ()
+    return {"x", "y", "t", "p"} <= set(names) and "layer" not in names
+
+
+def _tonic_to_chip(xytp: npt.NDArray[Any], targets: list[int], source: str) -> npt.NDArray[Any]:
+    from deploy.sim.events import from_tonic
+
+    per_target = [from_tonic(xytp.reshape(-1), layer=t) for t in targets]
+    events = np.concatenate(per_target) if len(per_target) > 1 else per_target[0]
+    return events[np.argsort(events["timestamp"], kind="stable")]
+
+
+def _duration_s(events: npt.NDArray[Any], dt_us: int) -> float:
+    if not len(events):
+        return dt_us / 1e6
+    return (int(events["timestamp"].max()) + 1) / 1e6
+
+
+def resolve_input(args: argparse.Namespace, result: CompileResult, model_path: Path | None) -> ResolvedInput:
+    """Pick the input events (see the module docstring for the order) and convert them for the chip.
+
+    Raises:
+        EventFormatError: unreadable or malformed event file (naming the file and the problem).
+    """
+    from deploy.report.summary import InputInfo
+    from deploy.sim.events import as_events
+
+    targets = entry_targets(result)
+    dt_us = _dt_us(args)
+    explicit_poisson = args.poisson_rate is not None or args.duration_ms is not None
+    sample = model_path.parent / SAMPLE_INPUT if model_path is not None else None
+    path: Path | None = None
+    kind = "poisson"
+    if args.input is not None:
+        path, kind = args.input, "file"
+    elif not explicit_poisson and sample is not None and sample.is_file():
+        path, kind = sample, "sample"
+
+    if path is None:
+        rate = DEFAULT_POISSON_RATE_HZ if args.poisson_rate is None else args.poisson_rate
+        duration = DEFAULT_DURATION_MS if args.duration_ms is None else args.duration_ms
+        xytp = poisson_events(result.graph.input_shape, rate, duration, args.seed)
+        events = _tonic_to_chip(xytp, targets, "Poisson input")
+        model_events = as_events(xytp)
+        info = InputInfo(
+            "poisson",
+            f"Poisson {rate:g} Hz per input pixel, {duration:g} ms, seed {args.seed}",
+            len(events),
+            duration / 1000,
+        )
+        return ResolvedInput(events, model_events, info)
+
+    raw, label = _read_event_file(path)
+    if _is_tonic(raw):
+        events = _tonic_to_chip(raw, targets, str(path))
+        model_events = as_events(raw.reshape(-1))
+        fmt = "tonic-style events"
+    else:
+        events = as_events(raw, source=f"input events file '{path}'")
+        model_events = events[np.isin(events["layer"], targets[:1])]
+        fmt = "chip events"
+    what = "sample shipped with the model" if kind == "sample" else "file"
+    info = InputInfo(
+        kind,
+        f"{what} {path} ({fmt})" + (f", label {label}" if label is not None else ""),
+        len(events),
+        _duration_s(events, dt_us),
+        label,
+    )
+    return ResolvedInput(events, model_events, info)
+
+
+def _dt_us(args: argparse.Namespace) -> int:
+    if not args.dt_ms > 0:
+        raise DeployError(f"--dt-ms must be positive, got {args.dt_ms:g}")
+    return max(round(args.dt_ms * 1000), 1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Analysis
+
+
+def monitor_all(config: ChipConfig, cores: list[int] | tuple[int, ...]) -> ChipConfig:
+    """A copy of ``config`` that sends every spike of ``cores`` to the host (for per-layer counts)."""
+    for core in cores:
+        config = config.with_layer(core, dataclasses.replace(config.cnn_layers[core], monitor_enable=True))
+    return config
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Results of the analysis run and the agreement check."""
+
+    sim: SimResult
+    agreement: AgreementResult
+    spikes_over_time: dict[str, list[npt.NDArray[np.int64]]]
+    n_bins: int
+
+
+def analyse(
+    result: CompileResult, inp: ResolvedInput, dt_us: int, reporter: Reporter, timings: dict[str, float]
+) -> Analysis:
+    """Simulate with every used core monitored, evaluate float and quantised models time-stepped, compare."""
+    from deploy.agreement import compare, monitored_counts, reduce_counts
+    from deploy.report.build import time_counts_from_events, time_counts_from_rasters
+    from deploy.sim.events import events_to_raster
+    from deploy.sim.simulator import simulate
+    from deploy.timestep import evaluate
+
+    graph, core_of = result.graph, result.placement.core_of
+    analysis_config = monitor_all(result.config, core_of)
+    sim = timed(
+        reporter,
+        "simulate all layers",
+        timings,
+        lambda: simulate(analysis_config, inp.events, chip=result.chip),
+    )
+    last_ts = int(inp.events["timestamp"].max()) if len(inp.events) else 0
+    n_bins = last_ts // dt_us + 1
+    raster = events_to_raster(inp.model_events, dt_us, graph.input_shape, t0_us=0, n_bins=n_bins)
+    float_out = timed(reporter, "time-stepped float model", timings, lambda: evaluate(graph, raster))
+    quant_out = timed(
+        reporter, "time-stepped quantised model", timings, lambda: evaluate(result.qgraph, raster)
+    )
+    float_layers, quant_layers = list(float_out.spikes), list(quant_out.spikes)
+    out_shapes = [layer.out_shape for layer in graph.layers]
+    counts = {
+        "float": reduce_counts(float_layers),
+        "quantised": reduce_counts(quant_layers),
+        "simulated": monitored_counts(sim.events, core_of, out_shapes),
+    }
+    exits = graph.exit_layers
+    agreement = compare(
+        counts,
+        [layer.name for layer in graph.layers],
+        cores=list(core_of),
+        output_layer=exits[-1] if exits else None,
+    )
+    over_time = {
+        "float": time_counts_from_rasters(float_layers),
+        "quantised": time_counts_from_rasters(quant_layers),
+        "simulated": time_counts_from_events(sim.events, core_of, n_bins, dt_us),
+    }
+    return Analysis(sim, agreement, over_time, n_bins)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Summary
+
+
+def build_summary(
+    args: argparse.Namespace,
+    result: CompileResult,
+    inp: ResolvedInput,
+    analysis: Analysis,
+    target_name: str,
+    output_events: npt.NDArray[Any],
+    timings: dict[str, float],
+    notes: list[str],
+    files: tuple[str, ...],
+) -> tuple[RunSummary, SpikeData]:
+    from deploy import __version__
+    from deploy.report import build
+    from deploy.report.summary import RunSummary, SpikeData, estimate_energy
+    from hwconfig.json_io import config_hash
+
+    graph, placement = result.graph, result.placement
+    exits = graph.exit_layers
+    out_layer = exits[-1] if exits else len(graph.layers) - 1
+    out_core = placement.core_of[out_layer]
+    n_out = graph.layers[out_layer].out_features
+    sel = (
+        output_events[np.asarray(output_events["layer"]) == out_core] if len(output_events) else output_events
+    )
+    target_counts = np.bincount(np.asarray(sel["feature"], dtype=np.int64), minlength=n_out)[:n_out].tolist()
+    activity = build.core_activity(
+        graph, placement, analysis.sim.counters(), inp.info.duration_s, args.synops_budget
+    )
+    summary = RunSummary(
+        model=str(args.model),
+        chip=result.chip.name,
+        target=target_name,
+        input=inp.info,
+        placement=build.layer_infos(graph, placement),
+        fit=result.check.fit_matrix.fits,
+        core_memory=build.core_memory(result.check.fit_matrix, placement),
+        quantisation=build.quant_rows(result.qgraph),
+        activity=activity,
+        energy=estimate_energy(int(sum(a.synops for a in activity)), inp.info.duration_s),
+        agreement=analysis.agreement,
+        n_output_events=len(output_events),
+        predicted_class=build.predicted_class(target_counts),
+        synops_budget=args.synops_budget,
+        checker_warnings=build.checker_warning_lines(result.warnings),
+        notes=tuple(graph.notes) + tuple(notes),
+        timings={**{f"compile.{k}": v for k, v in result.timings.items()}, **timings},
+        config_hash=config_hash(result.config),
+        tool_version=__version__,
+        files=files,
+    )
+    spikes = SpikeData(
+        layer_names=tuple(layer.name for layer in graph.layers),
+        time_counts=analysis.spikes_over_time,
+        dt_us=_dt_us(args),
+        input_events=inp.events,
+        output_events=output_events,
+        output_features=n_out,
+    )
+    return summary, spikes
+
+
+# ----------------------------------------------------------------------------------------------------
+# Command
+
+
+def default_output_dir(model: Path) -> Path:
+    """``deploy-out/<stem>``, or ``deploy-out/<folder>`` for files named ``model.*``."""
+    name = model.parent.name if model.stem == "model" and model.parent.name else model.stem
+    return OUTPUT_ROOT / (name or "model")
+
+
+OUTPUT_FILES = (
+    "config.json",
+    "input_events.npy",
+    "output_events.npy",
+    "summary.json",
+    "report.md",
+    "report.html",
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deploy.commands import _common
+    from deploy.outdir import atomic_output_dir, check_output_dir
+    from deploy.pipeline import compile_model
+    from deploy.report import summary_json as to_json
+    from deploy.report import write_reports
+    from deploy.sim.events import save_events, validate_events
+    from hwconfig.json_io import Provenance, save_config
+
+    reporter = Reporter(args.quiet, args.verbose, args.json)
+    chip: ChipSpec = args.device
+    model_path = Path(args.model)
+    out_dir: Path = args.output if args.output is not None else default_output_dir(model_path)
+    check_output_dir(out_dir.absolute(), args.force)
+    board = None if args.dry_run else require_board(chip, args.board)
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+
+    result = timed(
+        reporter,
+        "compile (load, normalise, quantise, check, place, emit)",
+        timings,
+        lambda: compile_model(model_path, **_common.model_kwargs(args)),
+    )
+    reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
+    inp = resolve_input(args, result, model_path)
+    validate_events(inp.events, result.config, dvs_size=chip.dvs_size)
+    reporter.info(f"input: {inp.info.description}: {inp.info.n_events} events")
+
+    if board is None:
+        from deploy.sim.simulator import Simulator
+
+        target = Simulator(chip=chip)
+        target.load(result.config)
+        output_events = timed(
+            reporter, "run on the simulator (target)", timings, lambda: target.run(inp.events)
+        )
+        target_name = "simulator"
+    else:
+        output_events = timed(
+            reporter, "run on the board", timings, lambda: run_board(result.config, inp.events, chip, board)
+        )
+        target_name = f"board {board}"
+
+    dt_us = _dt_us(args)
+    analysis = analyse(result, inp, dt_us, reporter, timings)
+    monitored = set(result.config.monitored_cores())
+    expected = analysis.sim.events[np.isin(analysis.sim.events["layer"], sorted(monitored))]
+    if target_name == "simulator" and not np.array_equal(expected, output_events):
+        notes.append(
+            "the simulator's output with only the exit layer monitored differs from the analysis run with "
+            "every layer monitored; monitoring should not change the computation (please report this)"
+        )
+
+    summary, spikes = build_summary(
+        args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES
+    )
+    with reporter.step(f"write {out_dir}"), atomic_output_dir(out_dir, force=args.force) as tmp:
+        provenance = Provenance(
+            tool_version=summary.tool_version,
+            source_model_sha256=result.loaded.sha256,
+            extra={"command": ["deploy-model", *sys.argv[1:]], "input": inp.info.description},
+        )
+        save_config(tmp / "config.json", result.config, chip, provenance)
+        save_events(tmp / "input_events.npy", inp.events)
+        save_events(tmp / "output_events.npy", output_events)
+        write_reports(tmp, summary, spikes)
+
+    if args.json:
+        sys.stdout.write(to_json(summary))
+    else:
+        print_summary(reporter, summary, out_dir)
+    return 0
+
+
+def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
+    """Compact summary table on stdout (plus warnings with ``-v``)."""
+    from rich.table import Table
+
+    t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    t.add_column("layer")
+    t.add_column("core", justify="right")
+    t.add_column("neurons F×H×W")
+    for src in ("float", "quantised", "simulated"):
+        t.add_column(src, justify="right")
+    t.add_column("SynOps/s", justify="right")
+    act = {a.core: a for a in s.activity}
+    totals = {la.index: la.totals for la in s.agreement.layers} if s.agreement else {}
+    for layer in s.placement:
+        tot = totals.get(layer.index, {})
+        a = act.get(layer.core)
+        rate = f"{max(a.synops_rate, a.predicted_rate):.3g}" if a else "—"
+        t.add_row(
+            layer.name,
+            str(layer.core),
+            "×".join(map(str, layer.out_shape)),
+            *(f"{tot.get(src, 0):,}" for src in ("float", "quantised", "simulated")),
+            f"[red]{rate}[/]" if a and a.over_budget else rate,
+        )
+    out = reporter.out
+    out.print(f"[bold]{s.model}[/] → {s.chip} ({s.target}); input: {s.input.description}")
+    out.print(t)
+    pred = "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class)
+    label = f" (label {s.input.label})" if s.input.label is not None else ""
+    line = f"predicted class: [bold]{pred}[/]{label}; {s.n_output_events:,} output events"
+    if s.agreement is not None:
+        classes = ", ".join(f"{k} {'—' if v is None else v}" for k, v in s.agreement.output_classes.items())
+        agree = "[green]agree[/]" if s.agreement.classes_agree else "[yellow]disagree[/]"
+        line += f"; views {agree} ({classes})"
+    out.print(line)
+    n_warn = len(s.checker_warnings) + len(s.bandwidth_warnings)
+    if n_warn:
+        out.print(f"[yellow]{n_warn} warning(s)[/] (see report)")
+    if reporter.verbose:
+        for w in (*s.checker_warnings, *s.bandwidth_warnings):
+            reporter.err.print("warning: " + w, markup=False)
+        for n in s.notes:
+            reporter.err.print("note: " + n, markup=False)
+    out.print(f"wrote {out_dir}/ ({', '.join(s.files)})")

@@ -1,0 +1,116 @@
+"""``deploy-model simulate CONFIG.json --input EVENTS [-o DIR]``: run a saved configuration on the simulator.
+
+The configuration is read with :func:`hwconfig.json_io.load_config` (validated against the chip named in the
+file). Input events as for ``deploy-model run --input``: tonic-style events (``x, y, t, p``) go to the entry
+core(s) of the configuration (cores no other core sends to), or to the DVS layer when it has destinations;
+chip events and N×5 rows keep their ``layer``. Prints the per-core counters; with ``-o DIR`` writes
+``output_events.npy`` and ``simulation.json`` atomically (``--force`` replaces DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HELP = "run a saved chip configuration (config.json) on input events with the bit-accurate simulator"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, metavar="CONFIG.json", help="configuration written by deploy-model")
+    p.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        metavar="EVENTS",
+        help="events file (.npy/.npz): tonic-style (x, y, t, p), chip events, or N×5 rows",
+    )
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="DIR", help="write results to DIR")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout, nothing else")
+    verbosity = p.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="also list the output events per core"
+    )
+
+
+def entry_cores(config: Any) -> list[int]:
+    """Where tonic-style input goes: the DVS layer (13) if it has destinations, else the used cores that no
+    other core sends to."""
+    from deploy.sim.events import DVS_LAYER
+    from hwconfig.config import N_CNN_LAYERS
+
+    if any(d.enable for d in config.dvs_layer.destinations):
+        return [DVS_LAYER]
+    fed = {
+        d.layer for layer in config.cnn_layers for d in layer.enabled_destinations if d.layer < N_CNN_LAYERS
+    }
+    return [c for c in config.used_cores() if c not in fed]
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from deploy.commands.run import _is_tonic, _read_event_file, _tonic_to_chip
+    from deploy.outdir import atomic_output_dir, check_output_dir
+    from deploy.sim.events import as_events, save_events, validate_events
+    from deploy.sim.simulator import simulate
+    from hwconfig.chips import get_chip
+    from hwconfig.json_io import config_hash, load_config
+
+    if args.output is not None:
+        check_output_dir(args.output.absolute(), args.force)
+    loaded = load_config(args.config)
+    chip = get_chip(loaded.chip)
+    raw, _label = _read_event_file(args.input)
+    if _is_tonic(raw):
+        events = _tonic_to_chip(raw, entry_cores(loaded.config), str(args.input))
+    else:
+        events = as_events(raw, source=f"input events file '{args.input}'")
+    validate_events(events, loaded.config, dvs_size=chip.dvs_size)
+    result = simulate(loaded.config, events, chip=chip)
+    counters = {k: [int(v) for v in arr] for k, arr in result.counters().items()}
+    doc: dict[str, Any] = {
+        "config": str(args.config),
+        "chip": chip.name,
+        "config_hash": config_hash(loaded.config),
+        "input": str(args.input),
+        "n_input_events": len(events),
+        "n_output_events": len(result.events),
+        "output_events_per_core": {
+            str(c): int(n)
+            for c, n in zip(*np.unique(result.events["layer"], return_counts=True), strict=True)
+        },
+        "cores": counters,
+        "readout_counts": [int(v) for v in result.readout_counts],
+    }
+    if args.output is not None:
+        with atomic_output_dir(args.output, force=args.force) as tmp:
+            save_events(tmp / "output_events.npy", result.events)
+            (tmp / "simulation.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    out = Console(quiet=args.quiet, highlight=False)
+    out.print(
+        f"{args.config} ({chip.name}): {len(events):,} input events → {len(result.events):,} output events"
+    )
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("core", justify="right")
+    for name in counters:
+        table.add_column(name, justify="right")
+    for core in loaded.config.used_cores():
+        table.add_row(str(core), *(f"{counters[name][core]:,}" for name in counters))
+    out.print(table)
+    if args.verbose:
+        for core, n in doc["output_events_per_core"].items():
+            out.print(f"core {core}: {n:,} output events")
+    if args.output is not None:
+        out.print(f"wrote {args.output}/ (output_events.npy, simulation.json)")
+    return 0
