@@ -19,7 +19,10 @@ from hwconfig.config import (
     Vec2,
 )
 from hwconfig.errors import ConfigError
+from hwconfig.json_io import LoadedConfig, Provenance, config_hash, load_config, save_config
+from hwconfig.samna_env import SamnaStatus, detect_samna
 from hwconfig.spec import ChipSpec, CoreSpec
+from hwconfig.validate import validate_config
 
 __version__ = "0.1.0"
 
@@ -38,9 +41,17 @@ __all__ = [
     "DvsLayerConfig",
     "FactoryConfig",
     "IOShape",
+    "LoadedConfig",
+    "Provenance",
     "ReadoutConfig",
+    "SamnaStatus",
     "UnknownChipError",
     "Vec2",
     "__version__",
+    "config_hash",
+    "detect_samna",
     "get_chip",
+    "load_config",
+    "save_config",
+    "validate_config",
 ]
