@@ -84,8 +84,8 @@ def run_timestepped(
     order = [c for c in topological_order(config) if c in used]
     xs: dict[int, torch.Tensor] = {}
     for core, arr in inputs.items():
-        t = torch.as_tensor(np.asarray(arr) if not isinstance(arr, torch.Tensor) else arr).to(dtype)
-        xs[core] = t[None] if t.dim() == 4 else t
+        raster = torch.as_tensor(np.asarray(arr) if not isinstance(arr, torch.Tensor) else arr).to(dtype)
+        xs[core] = raster[None] if raster.dim() == 4 else raster
     if not xs:
         raise ValueError("run_timestepped needs at least one input raster")
     n, steps = next(iter(xs.values())).shape[:2]
