@@ -66,7 +66,7 @@ class BoardSelector:
         if text is None or not text.strip():
             return cls()
         text = text.strip()
-        if text.lower().startswith("serial="):
+        if re.match(r"serial\s*=", text, re.IGNORECASE):
             serial = text.split("=", 1)[1].strip()
             if not serial:
                 raise BoardError(f"board selector {text!r}: empty serial number; use serial=<serial number>")
