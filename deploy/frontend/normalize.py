@@ -76,6 +76,10 @@ class _Pre:
     shape: tuple[int, ...]
     modules: list[str]
     consumed: bool = False
+    desc: str = ""
+    """How messages describe the weight layer, e.g. "Conv2d 2→4, k=3"."""
+    bad: bool = False
+    """True when the weight layer or its input has a reported problem (its consumers stay silent)."""
 
 
 @dataclass
@@ -183,14 +187,17 @@ def normalize(
     for pre in st.pres:
         if not pre.consumed:
             st.problems.append(
-                f"'{pre.name}' ({pre.kind}): has no spiking layer after it; every weight layer must be "
-                "followed by sinabs.layers.IAFSqueeze (one chip layer = conv → IAF → pooling)"
+                f"'{pre.name}' ({pre.desc or pre.kind}): has no spiking layer after it; every weight layer "
+                "must be followed by sinabs.layers.IAFSqueeze (one chip layer = conv → IAF → pooling)"
             )
-    if not st.layers and not st.problems:
-        st.problems.append(
-            f"'{source}': contains no Conv2d/Linear followed by IAFSqueeze, so there is nothing to put on "
-            "the chip"
-        )
+    if not st.layers:
+        # With no chip layer at all, "input reaches the output" only repeats the real problem.
+        st.problems = [p for p in st.problems if not p.startswith("'output': the model input reaches")]
+        if not st.problems:
+            st.problems.append(
+                f"'{source}': contains no Conv2d/Linear followed by IAFSqueeze, so there is nothing to put "
+                "on the chip"
+            )
     if st.problems:
         raise UnsupportedLayerError(st.problems)
 
@@ -336,6 +343,8 @@ def _not_spikes(path: str, m: Any, x: Any, st: _State, what: str) -> _Bad:
         return x
     if isinstance(x, _Pre):
         x.consumed = True
+        if x.bad:
+            return _Bad()
         return st.problem(
             path,
             m,
@@ -346,7 +355,10 @@ def _not_spikes(path: str, m: Any, x: Any, st: _State, what: str) -> _Bad:
 
 
 def _merge(path: str, m: Any, a: Any, b: Any, st: _State) -> Any:
-    if isinstance(a, _Bad) or isinstance(b, _Bad):
+    if isinstance(a, _Bad) or isinstance(b, _Bad) or getattr(a, "bad", False) or getattr(b, "bad", False):
+        for v in (a, b):
+            if isinstance(v, _Pre):
+                v.consumed = True
         return _Bad()
     if not isinstance(a, _Spikes) or not isinstance(b, _Spikes):
         for v in (a, b):
@@ -373,7 +385,8 @@ def _flatten(path: str, m: Any, x: Any, st: _State, start_dim: int = 1) -> Any:
         return x
     if isinstance(x, _Pre):
         # A flattened conv output is still a conv output; the spiking layer may follow the flatten.
-        return _Pre(**{**x.__dict__, "shape": (math.prod(x.shape),)})
+        x.shape = (math.prod(x.shape),)
+        return x
     if start_dim not in (1, -3, 0) and len(x.shape) == 3:
         return st.problem(
             path, m, f"flattens from dim {start_dim}; only flattening (C, H, W) to C·H·W is supported"
@@ -381,7 +394,28 @@ def _flatten(path: str, m: Any, x: Any, st: _State, start_dim: int = 1) -> Any:
     return _Spikes(x.srcs, (math.prod(x.shape),), x.map_shape)
 
 
-def _conv(path: str, m: nn.Conv2d, x: Any, st: _State) -> Any:
+def _bad_pre(path: str, kind: str, st: _State) -> _Pre:
+    """Stand-in for a weight layer that could not be built, so "no spiking layer after it" still shows."""
+    pre = _Pre(path, kind, torch.zeros(0), None, (1, 1), (0, 0), (0, 0, 0), (), (0,), [path], bad=True)
+    st.pres.append(pre)
+    return pre
+
+
+def _conv(path: str, m: nn.Conv2d, x: Any, st: _State) -> _Pre:
+    out = _conv_layer(path, m, x, st)
+    pre = out if isinstance(out, _Pre) else _bad_pre(path, "conv", st)
+    pre.desc = _describe(m)
+    return pre
+
+
+def _linear(path: str, m: nn.Linear, x: Any, st: _State) -> _Pre:
+    out = _linear_layer(path, m, x, st)
+    pre = out if isinstance(out, _Pre) else _bad_pre(path, "linear", st)
+    pre.desc = _describe(m)
+    return pre
+
+
+def _conv_layer(path: str, m: nn.Conv2d, x: Any, st: _State) -> Any:
     problems_before = len(st.problems)
     kh, kw = _pair(m.kernel_size)
     if kh != kw:
@@ -435,7 +469,7 @@ def _conv(path: str, m: nn.Conv2d, x: Any, st: _State) -> Any:
     return pre
 
 
-def _linear(path: str, m: nn.Linear, x: Any, st: _State) -> Any:
+def _linear_layer(path: str, m: nn.Linear, x: Any, st: _State) -> Any:
     if isinstance(x, _Bad):
         return x
     if not isinstance(x, _Spikes):
@@ -473,7 +507,7 @@ def _linear(path: str, m: nn.Linear, x: Any, st: _State) -> Any:
 
 
 def _batchnorm(path: str, m: nn.BatchNorm2d | nn.BatchNorm1d, x: Any, st: _State) -> Any:
-    if isinstance(x, _Bad):
+    if isinstance(x, _Bad) or (isinstance(x, _Pre) and x.bad):
         return x
     if not isinstance(x, _Pre):
         return st.problem(
@@ -503,7 +537,8 @@ def _batchnorm(path: str, m: nn.BatchNorm2d | nn.BatchNorm1d, x: Any, st: _State
         "leak added once per slow-clock tick (not per time step as in sinabs), needs leak_enable and a "
         "running slow clock, and costs a sweep over all neurons (SPECK_SEMANTICS §2.4)"
     )
-    return _Pre(**{**x.__dict__, "weight": new_weight, "bias": new_bias, "modules": [*x.modules, path]})
+    x.weight, x.bias, x.modules = new_weight, new_bias, [*x.modules, path]
+    return x
 
 
 def _pool(path: str, m: nn.Module, x: Any, st: _State) -> Any:
@@ -600,7 +635,7 @@ def _spiking(path: str, m: Any, x: Any, st: _State) -> Any:
             path, m, f"'{x.name}' already feeds another spiking layer; one IAF per weight layer"
         )
     x.consumed = True
-    if len(st.problems) != bad:
+    if len(st.problems) != bad or x.bad:
         return _Bad()
 
     factors = sorted({s.factor for s in x.srcs})
