@@ -162,7 +162,7 @@ def _type_problems(value: object, ftype: FieldType, path: str) -> Iterable[str]:
 
 
 class _Problems:
-    """Collects problems; every ``check_*`` returns True when the value passed."""
+    """Collects problems; each checking method returns True when the value passed, else records it."""
 
     def __init__(self) -> None:
         self.items: list[str] = []

@@ -26,7 +26,7 @@ from hwconfig import (
     get_chip,
 )
 from hwconfig.spec import conv_output_size
-from hwconfig.validate import dvs_output_shape, validate_config
+from hwconfig.validate import FieldType, dvs_output_shape, field_types, validate_config
 
 SPECK = get_chip("speck2f")
 
@@ -509,3 +509,29 @@ def test_figures_come_from_the_chip_spec(net: ChipConfig) -> None:
     strict = dataclasses.replace(SPECK, name="tiny", allowed_pooling=frozenset({1}), max_output_size=16)
     found = problems(net, strict, expect="cnn_layers[0].destinations[0].pooling: 2 not in {1}")
     assert "cnn_layers[0].dimensions.output_shape.size.x: 32 not in [1, 16]" in found
+
+
+@dataclasses.dataclass(frozen=True)
+class _FixedPair:
+    pair: tuple[int, int] = (0, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Floaty:
+    gain: float = 0.0
+
+
+def test_field_types_describe_the_model() -> None:
+    kinds = dict(field_types(CnnLayerConfig))
+    assert (kinds["weights"].kind, kinds["weights"].ndim) == ("array", 4)
+    assert (kinds["biases"].ndim, kinds["neurons_initial_value"].ndim) == (1, 3)
+    assert kinds["destinations"].kind == "seq"
+    assert kinds["destinations"].item == FieldType("node", node=CnnLayerDestination)
+    assert (kinds["threshold_low"].kind, kinds["leak_enable"].kind) == ("int", "bool")
+
+
+def test_field_types_reject_unsupported_annotations() -> None:
+    with pytest.raises(TypeError, match=r"unsupported tuple annotation .*: use tuple\[X, \.\.\.\]"):
+        field_types(_FixedPair)
+    with pytest.raises(TypeError, match=r"unsupported field annotation <class 'float'>"):
+        field_types(_Floaty)
