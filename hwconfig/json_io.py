@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -301,12 +302,18 @@ def save_config(
     Returns:
         The path written.
 
+    The file gets the permissions of the file it replaces, or ``0o644`` if it is new.
+
     Raises:
-        ConfigError: if validation fails, or the provenance is not JSON-serialisable or malformed.
+        ConfigError: naming the file, if validation fails or the provenance is malformed or not
+            JSON-serialisable.
     """
     target = Path(path)
     if validate:
-        config.validate(chip)
+        try:
+            config.validate(chip)
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, source=str(target)) from exc
     doc = document(config, chip, provenance)
     problems = list(_provenance_problems(doc["provenance"]))
     if problems:
@@ -315,12 +322,15 @@ def save_config(
         text = pretty_json(doc) + "\n"
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"not JSON-serialisable: {exc}", source=str(target)) from exc
+    # mkstemp creates the file private (0600): give it the mode of the file it replaces, or rw-r--r--.
+    mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else 0o644
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -374,6 +375,15 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert raw["config"] == config_to_dict(config)
 
 
+def test_file_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "net.json"
+    save_config(path, ChipConfig(), "speck2f")
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+    path.chmod(0o640)
+    save_config(path, ChipConfig(), "speck2f")
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 def test_custom_provenance_is_kept(tmp_path: Path) -> None:
     prov = Provenance(
         tool="notebook",
@@ -396,12 +406,15 @@ def test_pretty_json_keeps_scalar_lists_on_one_line() -> None:
 def test_save_refuses_invalid_config(tmp_path: Path) -> None:
     bad = ChipConfig().with_layer(0, CnnLayerConfig(threshold_low=0))
     path = tmp_path / "bad.json"
-    with pytest.raises(ConfigError, match=r"cnn_layers\[0\]\.threshold_low: 0 not in \[-32768, -1\]"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"in {re.escape(str(path))}: cnn_layers\[0\]\.threshold_low: 0 not in \[-32768, -1\]",
+    ):
         save_config(path, bad, "speck2f")
     assert not path.exists()
     save_config(path, bad, "speck2f", validate=False)
     assert load_config(path, validate=False).config == bad
-    with pytest.raises(ConfigError, match=rf"in {path}: cnn_layers\[0\]\.threshold_low"):
+    with pytest.raises(ConfigError, match=rf"in {re.escape(str(path))}: cnn_layers\[0\]\.threshold_low"):
         load_config(path)
 
 
@@ -433,16 +446,20 @@ def _doc() -> dict[str, Any]:
 def test_load_rejects_bad_files(tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "f.json"
     path.write_text(content)
-    with pytest.raises(ConfigError, match=rf"invalid chip configuration in {path}: {expected}"):
+    with pytest.raises(
+        ConfigError, match=rf"invalid chip configuration in {re.escape(str(path))}: {expected}"
+    ):
         load_config(path)
 
 
 def test_load_rejects_non_utf8_and_missing_files(tmp_path: Path) -> None:
     path = tmp_path / "latin.json"
     path.write_bytes(b'{"chip": "\xe9"}')
-    with pytest.raises(ConfigError, match=rf"in {path}: cannot read.*utf-8"):
+    with pytest.raises(ConfigError, match=rf"in {re.escape(str(path))}: cannot read.*utf-8"):
         load_config(path)
-    with pytest.raises(ConfigError, match=rf"in {tmp_path / 'nope.json'}: cannot read.*No such file"):
+    with pytest.raises(
+        ConfigError, match=rf"in {re.escape(str(tmp_path / 'nope.json'))}: cannot read.*No such file"
+    ):
         load_config(tmp_path / "nope.json")
 
 
@@ -482,7 +499,7 @@ def test_atomic_write_keeps_old_file_when_serialisation_fails(tmp_path: Path) ->
     path = tmp_path / "net.json"
     save_config(path, ChipConfig(), "speck2f")
     old = path.read_bytes()
-    with pytest.raises(ConfigError, match=rf"in {path}: not JSON-serialisable"):
+    with pytest.raises(ConfigError, match=rf"in {re.escape(str(path))}: not JSON-serialisable"):
         save_config(path, ChipConfig(), "speck2f", Provenance(extra={"obj": object()}))
     with pytest.raises(ConfigError, match=r"not JSON-serialisable: Out of range float values"):
         save_config(path, ChipConfig(), "speck2f", Provenance(extra={"x": float("nan")}))
