@@ -80,8 +80,8 @@ def quantize(
     if rule == "calibrated":
         if calibration is None:
             raise QuantizationError(
-                "rule='calibrated' needs a calibration raster (T, C, H, W) of typical input "
-                "(Python: calibration=raster; CLI: --calibration FILE.npy)"
+                "rule='calibrated' needs a calibration raster (T, C, H, W) of typical input: "
+                "pass calibration=raster (a numpy array of event counts per time bin)"
             )
         from deploy.timestep import evaluate
 
@@ -135,8 +135,8 @@ def _quantize_sinabs(layer: ChipLayer, allow_plain: bool) -> QuantizedLayer:
             f"{zero_frac:.0%} of the non-zero weights round to 0. Fix: give the spiking layer a lower "
             f"bound, e.g. `IAFSqueeze(..., min_v_mem=-{layer.threshold:g})` (-threshold, as "
             "sinabs.from_torch does), "
-            "or use rule='calibrated' with sample input; pass allow_plain_min_v_mem_none=True "
-            "(--allow-plain-min-v-mem-none) to accept the collapsed weights anyway"
+            "or use rule='calibrated' with sample input; to accept the collapsed weights anyway, call "
+            "quantize(..., allow_plain_min_v_mem_none=True)"
         )
 
     w_q = _round(weight, scale)

@@ -409,10 +409,12 @@ def infer_input_shape(module: nn.Module) -> Shape3 | None:
         if sub is module:
             continue
         if type(sub).__name__ == "DVSLayer":
-            hw = getattr(sub, "input_shape", None)
-            merge = getattr(sub, "merge_polarities", False)
-            if hw is not None and len(tuple(hw)) == 2:
-                return (1 if merge else 2, int(hw[0]), int(hw[1]))
+            shape = tuple(int(v) for v in getattr(sub, "input_shape", ()) or ())
+            if len(shape) == 3:
+                # sinabs stores (1, H, W) when merging polarities; the sensor still sends 2 channels.
+                return (2, shape[1], shape[2])
+            if len(shape) == 2:
+                return (2, shape[0], shape[1])
         break
     return None
 

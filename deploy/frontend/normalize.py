@@ -94,6 +94,8 @@ class _State:
     layers: list[ChipLayer] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     pres: list[_Pre] = field(default_factory=list)
+    dvs: dict[str, Any] | None = None
+    """Settings of a sinabs DVSLayer found at the model input (merge, crop, flips, module path)."""
 
     def problem(self, path: str, module: Any, text: str) -> _Bad:
         self.problems.append(f"'{path}' ({_describe(module)}): {text}")
@@ -198,10 +200,10 @@ def normalize(
                 f"'{source}': contains no Conv2d/Linear followed by IAFSqueeze, so there is nothing to put "
                 "on the chip"
             )
+    dvs = _dvs_input(in_shape, st)
     if st.problems:
         raise UnsupportedLayerError(st.problems)
 
-    dvs = _dvs_input(in_shape, st)
     entry = tuple(sorted({e.dst for e in st.edges if e.src == INPUT})) if dvs is None else ()
     edges = tuple(e for e in st.edges if e.src != INPUT)
     return LayerGraph(
@@ -263,6 +265,8 @@ def _module_op(node: torch.fx.Node, m: nn.Module, values: dict[torch.fx.Node, An
 
     path = str(node.target)
     x = _input_value(node, values)
+    if _is_dvs_layer(m):
+        return _dvs_layer(path, m, x, st)
     if isinstance(m, sl.Merge):
         return _merge(path, m, x, _input_value(node, values, 1), st)
     if isinstance(m, _PASS_MODULES):
@@ -801,24 +805,79 @@ def _connect_output(out: Any, st: _State) -> None:
             )
 
 
+def _is_dvs_layer(m: nn.Module) -> bool:
+    """A sinabs ``DVSLayer`` (from ``sinabs.backend.dynapcnn``, which we never import: it needs samna)."""
+    return type(m).__name__ == "DVSLayer" and all(
+        hasattr(m, a) for a in ("pool_layer", "crop_layer", "flip_layer", "merge_polarities")
+    )
+
+
+def _dvs_layer(path: str, m: Any, x: Any, st: _State) -> Any:
+    if isinstance(x, _Bad):
+        return x
+    if not (isinstance(x, _Spikes) and x.srcs == (_Src(INPUT),) and len(x.shape) == 3):
+        return st.problem(path, m, "a DVS layer must be the first module, fed directly by the model input")
+    c, h, w = x.shape
+    declared = tuple(getattr(m, "input_shape", ()) or ())
+    if len(declared) == 3 and tuple(declared[1:]) != (h, w):
+        return st.problem(
+            path,
+            m,
+            f"expects {declared[1]}×{declared[2]} input but the input shape is {x.shape}; make them agree",
+        )
+    py, px = _pair(m.pool_layer.kernel_size)
+    merge = bool(m.merge_polarities)
+    ph, pw = h // py, w // px
+    crop_layer = m.crop_layer
+    crop = (
+        (int(crop_layer.top_crop), int(crop_layer.bottom_crop)),
+        (int(crop_layer.left_crop), int(crop_layer.right_crop)),
+    )
+    crop_or_none = None if crop == ((0, ph), (0, pw)) else crop
+    flip = m.flip_layer
+    st.dvs = {
+        "merge_polarities": merge,
+        "crop": crop_or_none,
+        "flip_x": bool(flip.flip_x),
+        "flip_y": bool(flip.flip_y),
+        "swap_xy": bool(flip.swap_xy),
+        "module_path": path,
+    }
+    oc = 1 if merge else c
+    oh, ow = (crop[0][1] - crop[0][0], crop[1][1] - crop[1][0]) if crop_or_none else (ph, pw)
+    if flip.swap_xy:
+        oh, ow = ow, oh
+    shape = (oc, oh, ow)
+    return _Spikes((_Src(INPUT, (py, px), (path,)),), shape, shape)
+
+
 def _dvs_input(in_shape: Shape3, st: _State) -> DvsInput | None:
     input_edges = [e for e in st.edges if e.src == INPUT]
     pairs = {e.pair if isinstance(e, _InputEdge) else (e.pooling, e.pooling) for e in input_edges}
-    if all(p == (1, 1) for p in pairs):
+    if st.dvs is None and all(p == (1, 1) for p in pairs):
         return None
     if len(pairs) > 1:
-        raise UnsupportedLayerError(
-            [
-                f"'input': the input is pooled differently on its way to different layers "
-                f"({sorted(pairs)}); the chip's DVS layer has one pooling for all destinations: use the "
-                "same pooling on every branch"
-            ]
+        st.problems.append(
+            f"'input': the input is pooled differently on its way to different layers "
+            f"({sorted(pairs)}); the chip's DVS layer has one pooling for all destinations: use the "
+            "same pooling on every branch"
         )
+        return None
+    if not pairs:
+        return None
     (pair,) = pairs
     modules = tuple(dict.fromkeys(m for e in input_edges for m in e.pool_modules))
+    settings = dict(st.dvs or {})
+    if settings and settings.get("crop") is not None and len(modules) > 1:
+        st.problems.append(
+            f"'{'+'.join(modules[1:])}' (pooling): pooling after a cropping DVS layer cannot be folded into "
+            "the DVS pooling (the chip pools before it crops); move the pooling into the DVSLayer (pool=...)"
+        )
+        return None
+    settings["module_path"] = "+".join(modules)
     return DvsInput(
         input_shape=in_shape,
         pooling=pair,
         destinations=tuple(sorted({e.dst for e in input_edges})),
-        module_path="+".join(modules),
+        **settings,
     )

@@ -384,3 +384,77 @@ def test_empty_model() -> None:
 def test_normalize_needs_an_input_shape() -> None:
     with pytest.raises(ModelLoadError, match=r"pass `--input-shape C,H,W`"):
         normalize(seeded(build_tiny))
+
+
+# --- sinabs DVSLayer (duck-typed: sinabs.backend.dynapcnn cannot be imported without samna) ---------
+
+
+class _Crop(nn.Module):
+    def __init__(self, crop: tuple[tuple[int, int], tuple[int, int]]) -> None:
+        super().__init__()
+        (self.top_crop, self.bottom_crop), (self.left_crop, self.right_crop) = crop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, self.top_crop : self.bottom_crop, self.left_crop : self.right_crop]
+
+
+class _Flip(nn.Module):
+    def __init__(self, flip_x: bool, flip_y: bool, swap_xy: bool) -> None:
+        super().__init__()
+        self.flip_x, self.flip_y, self.swap_xy = flip_x, flip_y, swap_xy
+
+
+class DVSLayer(nn.Module):
+    """Mirrors the attributes of sinabs.backend.dynapcnn.DVSLayer that the compiler reads."""
+
+    def __init__(self, input_shape: tuple[int, int], pool: int, crop, merge: bool, flip_x: bool) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.merge_polarities = merge
+        self.input_shape = (1 if merge else 2, *input_shape)
+        self.pool_layer = sl.SumPool2d(pool)
+        self.crop_layer = _Crop(crop)
+        self.flip_layer = _Flip(flip_x, False, False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+DVSLayer.__module__ = "sinabs.backend.dynapcnn.dvs_layer"  # traced as a sinabs leaf, like the real one
+
+
+def test_dvs_layer_becomes_dvs_input_and_gives_the_input_shape() -> None:
+    from deploy.frontend import load_model
+
+    dvs = DVSLayer((32, 32), pool=2, crop=((2, 14), (0, 12)), merge=True, flip_x=True)
+    model = nn.Sequential(dvs, nn.Conv2d(1, 4, 3, bias=False), iaf())
+    loaded = load_model(model)
+    assert loaded.input_shape == (2, 32, 32)
+    g = normalize(loaded)
+    assert g.dvs is not None
+    assert g.dvs.pooling == (2, 2) and g.dvs.merge_polarities and g.dvs.flip_x
+    assert g.dvs.crop == ((2, 14), (0, 12)) and g.dvs.output_shape == (1, 12, 12)
+    assert g.dvs.destinations == (0,) and g.dvs.module_path == "0"
+    assert g.layers[0].in_shape == (1, 12, 12) and g.entry_layers == ()
+
+
+def test_dvs_layer_not_first_is_refused() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(2, 2, 1, bias=False), iaf(), DVSLayer((16, 16), 1, ((0, 16), (0, 16)), False, False)
+    )
+    (problem,) = _problems(model)
+    assert problem.startswith("'2' (DVSLayer): a DVS layer must be the first module")
+
+
+def test_input_pooled_differently_on_two_branches() -> None:
+    class TwoPools(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.p = sl.SumPool2d(2)
+            self.a, self.sa = nn.Conv2d(2, 2, 1, bias=False), iaf()
+            self.b, self.sb = nn.Conv2d(2, 2, 1, bias=False), iaf()
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.sa(self.a(self.p(x))), self.sb(self.b(x))
+
+    (problem,) = _problems(TwoPools())
+    assert problem.startswith("'input': the input is pooled differently on its way to different layers")
