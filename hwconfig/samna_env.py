@@ -80,11 +80,8 @@ def detect_samna(paths: Sequence[str] | None = None) -> SamnaStatus:
 
 
 def _find_distribution(paths: list[str]) -> importlib.metadata.Distribution | None:
-    for dist in importlib.metadata.distributions(path=paths):
-        name = dist.metadata["Name"] or ""
-        if re.sub(r"[-_.]+", "-", name).lower() == DISTRIBUTION:
-            return dist
-    return None
+    """The first samna distribution on ``paths`` (names are normalised by importlib.metadata)."""
+    return next(iter(importlib.metadata.distributions(name=DISTRIBUTION, path=paths)), None)
 
 
 def _package_dir(spec: importlib.machinery.ModuleSpec | None) -> Path | None:
