@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import SINABS_REFERENCE
 
 from deploy.errors import UnsupportedLayerError
 from deploy.frontend import load_model, normalize
@@ -24,6 +23,9 @@ from deploy.graph import OUTPUT, LayerGraph, QuantizedGraph
 from deploy.quantize import quantize
 from deploy.timestep import evaluate
 
+# As tests/conftest.py computes it (imported by path: `from conftest import` is ambiguous once a
+# sub-folder has its own conftest.py).
+SINABS_REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "sinabs_reference"
 ACCEPTED = ["tiny_2layer", "mnist_avgpool", "bias_leak", "reset_zero"]
 QUANTISED = [*ACCEPTED, "too_big_neurons"]
 
