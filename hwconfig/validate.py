@@ -22,8 +22,9 @@ here and the strict JSON reader there agree on what each field may hold.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -71,8 +72,14 @@ def field_types(cls: type[Any]) -> tuple[tuple[str, FieldType], ...]:
     """The fields of a configuration dataclass, in declaration (samna) order, with their types.
 
     Array dimensionality is taken from the field's default value, so the dataclass stays the single
-    source of truth.
+    source of truth. Results are memoised per class (resolving annotations is the slow part).
     """
+    # Classes are hashable; mypy's view of ``type.__hash__`` disagrees with functools.cache's Hashable.
+    return _field_types(typing.cast(Hashable, cls))
+
+
+@functools.cache
+def _field_types(cls: Any) -> tuple[tuple[str, FieldType], ...]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
