@@ -177,7 +177,9 @@ class CnnLayerConfig(_Node):
     dimensions: CnnLayerDimensions = field(default_factory=CnnLayerDimensions)
     weights: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros((1, 1, 1, 1), np.int8))
     biases: npt.NDArray[np.int16] = field(default_factory=lambda: np.zeros((1,), np.int16))
-    neurons_initial_value: npt.NDArray[np.int16] = field(default_factory=lambda: np.zeros((1, 1, 1), np.int16))
+    neurons_initial_value: npt.NDArray[np.int16] = field(
+        default_factory=lambda: np.zeros((1, 1, 1), np.int16)
+    )
     threshold_high: int = 0
     threshold_low: int = -1
     return_to_zero: bool = False
@@ -274,7 +276,8 @@ class ReadoutConfig:
         output_mode_sel: 0 clock-gated, 1 threshold-compare vector, 2 average, 3 max average.
         output_neuron_num: Class whose average is reported in mode 2.
         override_threshold_max: Report the maximum class even below ``threshold``.
-        readout_configuration_sel: Address mode 0..3 (0 = 2x·2y·4f, 1 = 2x·4y·2f, 2 = 4x·4y·1f, 3 = 1x·1y·16f).
+        readout_configuration_sel: Address mode 0..3
+            (0 = 2x·2y·4f, 1 = 2x·4y·2f, 2 = 4x·4y·1f, 3 = 1x·1y·16f).
         readout_pin_monitor_enable: Emit ``ReadoutPinValue`` events.
         threshold: Class average must be strictly greater to be reported, 0..65535.
     """
