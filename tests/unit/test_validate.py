@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Callable
@@ -9,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwconfig import (
     CHIPS,
@@ -25,6 +28,7 @@ from hwconfig import (
     Vec2,
     get_chip,
 )
+from hwconfig.json_io import config_from_dict, config_to_dict
 from hwconfig.spec import conv_output_size
 from hwconfig.validate import FieldType, dvs_output_shape, field_types, validate_config
 
@@ -535,3 +539,40 @@ def test_field_types_reject_unsupported_annotations() -> None:
         field_types(_FixedPair)
     with pytest.raises(TypeError, match=r"unsupported field annotation <class 'float'>"):
         field_types(_Floaty)
+
+
+def _int_leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every int (not bool) in a config_to_dict tree."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _int_leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _int_leaves(v, (*path, i))]
+    return [path] if type(value) is int else []
+
+
+_NET_DICT = config_to_dict(network(np.random.default_rng(5)))
+_ARRAYS = {"weights", "biases", "neurons_initial_value"}
+_LEAVES = [p for p in _int_leaves(_NET_DICT) if not _ARRAYS & set(p)]  # array values: see the word checks
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_LEAVES), st.integers(-(2**20), 2**20) | st.sampled_from([0, 1, -1, 3])),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_any_int_change_is_accepted_or_reported(edits: list[tuple[tuple[Any, ...], int]]) -> None:
+    """Robustness: changing any integer anywhere never crashes the validator; it passes or reports."""
+    data = copy.deepcopy(_NET_DICT)
+    for path, value in edits:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    config = config_from_dict(data)
+    try:
+        validate_config(config, "speck2f")
+    except ConfigError as exc:
+        assert exc.problems and all(": " in p for p in exc.problems)
