@@ -175,3 +175,20 @@ def test_non_square_kernel(tmp_path: Path) -> None:
     r = cli("check", save(tmp_path, "rect", net), "--input-shape", "2,16,16")
     assert r.returncode == 2
     assert "'0'" in r.stderr and ("3×5" in r.stderr or "(3, 5)" in r.stderr)
+
+
+def test_state_dict_with_arch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.snn_models import build_tiny
+
+    torch.manual_seed(0)
+    path = tmp_path / "weights.pt"
+    torch.save(build_tiny().state_dict(), path)
+    code, stdout, stderr = in_process(
+        capsys, "check", path, "--input-shape", "2,16,16", "--arch", "nope:nothing"
+    )
+    assert code == 2 and "nope" in stderr
+    code, stdout, stderr = in_process(
+        capsys, "check", path, "--input-shape", "2,16,16", "--arch", "helpers.snn_models:build_tiny"
+    )
+    assert code == 0, stderr
+    assert "OK: the model fits speck2f" in stdout
