@@ -102,10 +102,16 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     colour = {"ok": "green", "warning": "yellow", "missing": "red"}
+    console = Console(highlight=False)
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-    for col in ("component", "status", "version", "detail"):
-        table.add_column(col, overflow="fold")
+    for col in ("component", "status", "version"):
+        table.add_column(col)
     for c in checks:
-        table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.version or "—", c.detail)
-    Console(highlight=False).print(table)
+        table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.version or "—")
+    console.print(table)
+    for c in checks:
+        if c.detail and (c.status != "ok" or c.name in ("samna", "board")):
+            console.print()
+            console.print(f"[bold]{c.name}[/]: ", end="")
+            console.print(c.detail, markup=False)
     return 0

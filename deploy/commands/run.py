@@ -325,6 +325,14 @@ def _is_tonic(arr: npt.NDArray[Any]) -> bool:
 def _tonic_to_chip(xytp: npt.NDArray[Any], targets: list[int], source: str) -> npt.NDArray[Any]:
     from deploy.sim.events import from_tonic
 
+    t = np.asarray(xytp["t"]).reshape(-1)
+    back = np.nonzero(np.diff(t) < 0)[0]
+    if len(back):
+        i = int(back[0]) + 1
+        raise EventFormatError(
+            f"{source}: event {i}: timestamp t = {int(t[i])} µs is before the previous event's "
+            f"{int(t[i - 1])} µs (events must be sorted by time)"
+        )
     per_target = [from_tonic(xytp.reshape(-1), layer=t) for t in targets]
     events = np.concatenate(per_target) if len(per_target) > 1 else per_target[0]
     return events[np.argsort(events["timestamp"], kind="stable")]
@@ -372,7 +380,7 @@ def resolve_input(args: argparse.Namespace, result: CompileResult, model_path: P
 
     raw, label = _read_event_file(path)
     if _is_tonic(raw):
-        events = _tonic_to_chip(raw, targets, str(path))
+        events = _tonic_to_chip(raw, targets, f"input events file '{path}'")
         model_events = as_events(raw.reshape(-1))
         fmt = "tonic-style events"
     else:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     chip = get_chip(loaded.chip)
     raw, _label = _read_event_file(args.input)
     if _is_tonic(raw):
-        events = _tonic_to_chip(raw, entry_cores(loaded.config), str(args.input))
+        events = _tonic_to_chip(raw, entry_cores(loaded.config), f"input events file '{args.input}'")
     else:
         events = as_events(raw, source=f"input events file '{args.input}'")
     validate_events(events, loaded.config, dvs_size=chip.dvs_size)
