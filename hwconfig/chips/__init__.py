@@ -33,5 +33,9 @@ def get_chip(name: str | ChipSpec) -> ChipSpec:
     try:
         return CHIPS[key]
     except KeyError:
-        valid = ", ".join(sorted(CHIPS)) + "; aliases: " + ", ".join(f"{a} → {t}" for a, t in sorted(ALIASES.items()))
+        valid = (
+            ", ".join(sorted(CHIPS))
+            + "; aliases: "
+            + ", ".join(f"{a} → {t}" for a, t in sorted(ALIASES.items()))
+        )
         raise UnknownChipError(f"unknown chip {name!r}; valid chips: {valid}") from None

@@ -9,8 +9,12 @@ KI = 1024
 # SPECK_SEMANTICS §7.1 (DS-mem, DK Table 1; identical in sinabs get_constraints).
 # Cores 0 and 1 are the parallel implementations (§3.3, SAM-2f) and carry the leak erratum (§2.4, DS-bug).
 SPECK_CORES: tuple[CoreSpec, ...] = (
-    CoreSpec(0, kernel_memory=16 * KI, neuron_memory=64 * KI, bias_memory=KI, parallel=True, leak_erratum=True),
-    CoreSpec(1, kernel_memory=16 * KI, neuron_memory=64 * KI, bias_memory=KI, parallel=True, leak_erratum=True),
+    CoreSpec(
+        0, kernel_memory=16 * KI, neuron_memory=64 * KI, bias_memory=KI, parallel=True, leak_erratum=True
+    ),
+    CoreSpec(
+        1, kernel_memory=16 * KI, neuron_memory=64 * KI, bias_memory=KI, parallel=True, leak_erratum=True
+    ),
     CoreSpec(2, kernel_memory=16 * KI, neuron_memory=64 * KI, bias_memory=KI),
     CoreSpec(3, kernel_memory=32 * KI, neuron_memory=32 * KI, bias_memory=KI),
     CoreSpec(4, kernel_memory=32 * KI, neuron_memory=32 * KI, bias_memory=KI),
