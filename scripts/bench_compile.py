@@ -26,7 +26,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=21, help="number of timed runs (default 21)")
     parser.add_argument("--case", default="gesture", help="reference case (default gesture)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads(N) first (default: torch's default; 1 avoids thread start-up cost on "
+        "small tensors, which dominates quantize on a busy machine)",
+    )
     args = parser.parse_args()
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     case = next(c for c in CASES if c.name == args.case)
     model = build(case)
     compile_model(model, "speck2f", case.input_shape)  # warm-up: imports, first-call caches
@@ -38,7 +49,12 @@ def main() -> int:
         totals.append(time.perf_counter() - t0)
         for stage, seconds in result.timings.items():
             per_stage[stage].append(seconds)
-    print(f"compile_model({case.name}, speck2f, {case.input_shape}): median of {args.repeat} runs")
+    import torch
+
+    print(
+        f"compile_model({case.name}, speck2f, {case.input_shape}): median of {args.repeat} runs, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     print(f"{'stage':<12} {'median ms':>10} {'min ms':>8}")
     for stage in STAGES:
         values = per_stage[stage]
