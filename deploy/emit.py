@@ -131,8 +131,11 @@ def emit_dvs(dvs: DvsInput, core_of: Sequence[int]) -> DvsLayerConfig:
         (y0, y1), (x0, x1) = dvs.crop
     dests = [DvsDestination(enable=True, layer=core_of[d]) for d in dvs.destinations]
     dests += [DvsDestination() for _ in range(2 - len(dests))]
+    # A 1-channel input means merged polarities: sinabs's DVSLayer.from_layers sets
+    # merge_polarities = (channels == 1), so the destination sees one feature.
+    merge = dvs.merge_polarities or dvs.input_shape[0] == 1
     return DvsLayerConfig(
-        merge=dvs.merge_polarities,
+        merge=merge,
         pooling=Vec2(x=px, y=py),
         origin=Vec2(x=x0, y=y0),
         cut=Vec2(x=x1 - 1, y=y1 - 1),

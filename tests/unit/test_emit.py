@@ -110,6 +110,13 @@ def test_dvs_layer_without_crop_spans_the_pooled_input(rng: np.random.Generator)
     assert d.origin == Vec2(0, 0) and d.cut == Vec2(x=31, y=31) and not d.merge
 
 
+def test_one_channel_dvs_input_merges_polarities(rng: np.random.Generator) -> None:
+    first = qlayer("conv0", (1, 64, 64), 2, 3, padding=(1, 1), rng=rng)
+    dvs = DvsInput(input_shape=(1, 128, 128), pooling=(2, 2), destinations=(0,))
+    d = emit_config(qgraph([first], dvs=dvs), Placement(core_of=(0,)), CHIP).dvs_layer
+    assert d.merge  # as sinabs's DVSLayer.from_layers: merge_polarities = (channels == 1)
+
+
 def test_readout_with_erratum_expands_exit_layer(rng: np.random.Generator) -> None:
     a = qlayer("conv", (2, 4, 4), 4, 3, padding=(1, 1), rng=rng)
     fc = qlayer("fc", (4, 4, 4), 3, 4, kind="linear", rng=rng, bias=[1, 2, 3])
