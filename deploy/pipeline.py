@@ -21,7 +21,7 @@ from deploy.errors import PlacementError
 from deploy.graph import LayerGraph, Placement, QuantizedGraph, Shape3
 from deploy.place import CoreMap, place
 from hwconfig.chips import get_chip
-from hwconfig.config import ChipConfig
+from hwconfig.config import ChipConfig, ReadoutConfig
 from hwconfig.spec import ChipSpec
 
 if TYPE_CHECKING:
@@ -115,6 +115,7 @@ def check_model(
     core_map: CoreMap | None = None,
     quantization: str = "sinabs",
     calibration: Any = None,
+    readout: bool | ReadoutConfig | None = None,
 ) -> ModelCheck:
     """Run ``load → normalize → quantize → check → place → post-placement checks`` and report.
 
@@ -141,7 +142,7 @@ def check_model(
         "quantize",
         lambda: quantize(graph, rule=quantization, calibration=calibration),
     )
-    result: CheckResult = timed("check", lambda: check(qgraph, spec))
+    result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(readout)))
     placement: Placement | None = None
     error: PlacementError | None = None
     post: tuple[CheckWarning, ...] = ()
@@ -175,6 +176,7 @@ def compile_model(
     core_map: CoreMap | None = None,
     quantization: str = "sinabs",
     calibration: Any = None,
+    readout: bool | ReadoutConfig | None = None,
 ) -> CompileResult:
     """Compile a sinabs model into a chip configuration.
 
@@ -187,6 +189,8 @@ def compile_model(
         core_map: Manual placement, layer index or torch module path → core.
         quantization: Quantisation rule (``"sinabs"`` reproduces sinabs bit for bit, or ``"calibrated"``).
         calibration: Calibration raster ``(T, C, H, W)`` for ``quantization="calibrated"``.
+        readout: Route the exit layer to the readout layer (True, or a :class:`ReadoutConfig`); see
+            :func:`deploy.emit.emit_config` (class erratum on 2e/2f) and the ``readout`` check rules.
 
     Returns:
         Every intermediate result, the configuration and per-stage timings.
@@ -206,6 +210,7 @@ def compile_model(
         core_map=core_map,
         quantization=quantization,
         calibration=calibration,
+        readout=readout,
     )
     raise_on_violations(verdict.check)
     if verdict.placement_error is not None:
@@ -213,7 +218,9 @@ def compile_model(
     placement = verdict.placement
     assert placement is not None  # no violations and no placement error
     timings = dict(verdict.timings)
-    config: ChipConfig = _timer(timings)("emit", lambda: emit_config(verdict.qgraph, placement, verdict.chip))
+    config: ChipConfig = _timer(timings)(
+        "emit", lambda: emit_config(verdict.qgraph, placement, verdict.chip, readout=readout)
+    )
     return CompileResult(
         loaded=verdict.loaded,
         graph=verdict.graph,

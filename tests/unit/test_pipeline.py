@@ -90,3 +90,12 @@ def test_check_model_records_placement_failure() -> None:
     assert "these 3 layers together fit only 2 core(s) [5, 6]" in str(verdict.placement_error)
     with pytest.raises(PlacementError, match=r"fit only 2 core\(s\) \[5, 6\]"):
         compile_model(nn.Sequential(*layers), "speck2f", (2, 4, 4))
+
+
+def test_readout_option() -> None:
+    r = compile_model(model(), "speck2f", (2, 16, 16), readout=True)
+    assert r.config.readout.enable
+    exit_core = r.placement.core_of[2]
+    assert r.config.cnn_layers[exit_core].dimensions.output_shape.feature_count == 9  # (3 − 1)·4 + 1
+    assert any(w.rule == "readout" and "erratum" in w.message for w in r.warnings)
+    assert not compile_model(model(), "speck2f", (2, 16, 16)).config.readout.enable
