@@ -157,8 +157,8 @@ class Reporter:
         from rich.console import Console
 
         self.verbose = verbose and not quiet
-        self.err: Console = Console(stderr=True, quiet=quiet, highlight=False)
-        self.out: Console = Console(quiet=quiet or json_mode, highlight=False)
+        self.err: Console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+        self.out: Console = Console(quiet=quiet or json_mode, highlight=False, soft_wrap=True)
 
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
@@ -422,6 +422,7 @@ class Analysis:
     sim: SimResult
     agreement: AgreementResult
     spikes_over_time: dict[str, list[npt.NDArray[np.int64]]]
+    output_rasters: dict[str, npt.NDArray[np.int64]]
     n_bins: int
 
 
@@ -469,7 +470,34 @@ def analyse(
         "quantised": time_counts_from_rasters(quant_layers),
         "simulated": time_counts_from_events(sim.events, core_of, n_bins, dt_us),
     }
-    return Analysis(sim, agreement, over_time, n_bins)
+    out = agreement.output_layer
+    n_out = graph.layers[out].out_features
+    rasters = {
+        "float": _feature_raster(float_layers[out]),
+        "quantised": _feature_raster(quant_layers[out]),
+        "simulated": output_raster_from_events(sim.events, core_of[out], n_out, n_bins, dt_us),
+    }
+    return Analysis(sim, agreement, over_time, rasters, n_bins)
+
+
+def _feature_raster(spikes: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """``(T, F, H, W)`` spikes → ``(T, F)`` spikes per time step and feature."""
+    a = np.asarray(spikes)
+    return np.rint(a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2)).astype(np.int64)
+
+
+def output_raster_from_events(
+    events: npt.NDArray[Any], core: int, n_features: int, n_bins: int, dt_us: int
+) -> npt.NDArray[np.int64]:
+    """``(T, F)`` spikes per time bin and feature of one core's monitored events."""
+    raster = np.zeros((n_bins, n_features), dtype=np.int64)
+    sel = events[np.asarray(events["layer"]) == core] if len(events) else events
+    if len(sel):
+        bins = np.asarray(sel["timestamp"], dtype=np.int64) // dt_us
+        feat = np.asarray(sel["feature"], dtype=np.int64)
+        keep = (bins >= 0) & (bins < n_bins) & (feat >= 0) & (feat < n_features)
+        np.add.at(raster, (bins[keep], feat[keep]), 1)
+    return raster
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -533,6 +561,7 @@ def build_summary(
         input_events=inp.events,
         output_events=output_events,
         output_features=n_out,
+        output_rasters=analysis.output_rasters,
     )
     return summary, spikes
 

@@ -133,7 +133,12 @@ def core_activity(
                 dropped=int(c["dropped"][core]),
                 synops_rate=synops / duration_s if duration_s > 0 else 0.0,
                 predicted_rate=predicted_synops_rate(
-                    inputs, duration_s, layer.out_features, layer.kernel_size, layer.stride
+                    inputs,
+                    duration_s,
+                    layer.out_features,
+                    layer.kernel_size,
+                    layer.stride,
+                    out_size=(layer.out_shape[1], layer.out_shape[2]),
                 ),
                 budget=core_budget(core, budget),
             )

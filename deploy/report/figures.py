@@ -163,6 +163,40 @@ def raster_figure(d: SpikeData) -> RenderedFigure:
     )
 
 
+def output_raster_figure(d: SpikeData) -> RenderedFigure | None:
+    """Spike raster of the output layer in each view: spikes per time bin (columns) and class (rows)."""
+    if not d.output_rasters:
+        return None
+    sources = list(d.output_rasters)
+    n_steps = max(r.shape[0] for r in d.output_rasters.values())
+    factor = max(1, -(-n_steps // (2 * MAX_TIME_BINS)))
+    rasters = {s: _rebin_rows(np.asarray(r), factor) for s, r in d.output_rasters.items()}
+    vmax = max(1, *(int(r.max()) if r.size else 0 for r in rasters.values()))
+    n_f = max(d.output_features, 1)
+    fig = _new_figure(7.5, 0.5 + len(sources) * (0.45 + 0.13 * n_f))
+    axes = fig.subplots(len(sources), 1, sharex=True, squeeze=False)[:, 0]
+    bin_ms = d.dt_us * factor / 1000
+    image = None
+    for ax, src in zip(axes, sources, strict=True):
+        r = rasters[src]
+        extent = (0.0, r.shape[0] * bin_ms, n_f - 0.5, -0.5)
+        image = ax.imshow(
+            r.T, aspect="auto", cmap="Greys", vmin=0, vmax=vmax, extent=extent, interpolation="nearest"
+        )
+        ax.set_ylabel(src, fontsize=8, color=SOURCE_COLOURS.get(src, "black"))
+        ax.set_yticks(range(n_f))
+        ax.tick_params(labelsize=6)
+    axes[-1].set_xlabel(f"time (ms), {bin_ms:g} ms bins; rows = output features (classes)")
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label="spikes per bin")
+    return RenderedFigure(
+        "output-raster",
+        "Output-layer spike rasters: float vs quantised vs simulated",
+        "Heat maps of output-layer spikes per time bin and class for each view",
+        _png(fig),
+    )
+
+
 def output_class_figure(s: RunSummary) -> RenderedFigure | None:
     """Output spikes per class for each view."""
     a = s.agreement
@@ -227,13 +261,22 @@ def all_figures(s: RunSummary, d: SpikeData | None) -> list[RenderedFigure]:
         lambda: output_class_figure(s),
     ]
     if d is not None:
-        makers += [lambda: spike_time_figure(d), lambda: raster_figure(d)]
+        makers += [lambda: spike_time_figure(d), lambda: output_raster_figure(d), lambda: raster_figure(d)]
     out = []
     for make in makers:
         fig = make()
         if fig is not None:
             out.append(fig)
     return out
+
+
+def _rebin_rows(raster: np.ndarray, factor: int) -> np.ndarray:
+    """Sum groups of ``factor`` consecutive rows (time bins) of a ``(T, F)`` array."""
+    if factor <= 1 or raster.shape[0] == 0:
+        return raster
+    pad = (-raster.shape[0]) % factor
+    padded = np.concatenate([raster, np.zeros((pad, *raster.shape[1:]), dtype=raster.dtype)])
+    return padded.reshape(-1, factor, *raster.shape[1:]).sum(axis=1)
 
 
 def _pct(p: float) -> str:

@@ -200,6 +200,7 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         )
     parts.append("<h2>Spikes</h2>")
     parts.append(fig("spike-time"))
+    parts.append(fig("output-raster"))
     parts.append(fig("raster"))
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in s.timings.items())
     parts.append(

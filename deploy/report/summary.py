@@ -233,12 +233,32 @@ def estimate_energy(
 
 
 def predicted_synops_rate(
-    input_spikes: int, duration_s: float, out_features: int, kernel_size: int, stride: tuple[int, int]
+    input_spikes: int,
+    duration_s: float,
+    out_features: int,
+    kernel_size: int,
+    stride: tuple[int, int],
+    out_size: tuple[int, int] | None = None,
 ) -> float:
-    """SD-tips estimate of a core's SynOps/s: ``N_in/s · C_out · k_x·k_y / (s_x·s_y)`` (§7.3 rule 7)."""
+    """SD-tips estimate of a core's SynOps/s: ``N_in/s · C_out · (k_y/s_y) · (k_x/s_x)`` (§7.3 rule 7).
+
+    Args:
+        input_spikes: Input events of the core.
+        duration_s: Input duration.
+        out_features: ``C_out``.
+        kernel_size: ``k`` (square).
+        stride: ``(s_y, s_x)``.
+        out_size: ``(H_out, W_out)``; when given, each factor ``k/s`` is capped by the output map size, since
+            one input event reaches at most that many output positions per axis (§3.2). Without the cap the
+            formula overestimates a Linear layer (a conv whose kernel covers the whole input) by ``k²``.
+    """
     if duration_s <= 0:
         return 0.0
-    return input_spikes / duration_s * out_features * kernel_size * kernel_size / (stride[0] * stride[1])
+    taps_y = kernel_size / stride[0]
+    taps_x = kernel_size / stride[1]
+    if out_size is not None:
+        taps_y, taps_x = min(taps_y, out_size[0]), min(taps_x, out_size[1])
+    return input_spikes / duration_s * out_features * taps_y * taps_x
 
 
 def core_budget(core: int, budget: float) -> float:
@@ -276,6 +296,7 @@ class SpikeData:
         input_events: Input events (``EVENT_DTYPE``).
         output_events: Output events of the target (``EVENT_DTYPE``).
         output_features: Number of output features (classes) of the exit layer.
+        output_rasters: Source → ``(T, F)`` spikes per time bin and output feature of the exit layer.
     """
 
     layer_names: tuple[str, ...]
@@ -284,6 +305,7 @@ class SpikeData:
     input_events: npt.NDArray[Any]
     output_events: npt.NDArray[Any]
     output_features: int
+    output_rasters: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

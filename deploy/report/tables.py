@@ -205,7 +205,8 @@ def activity_table(s: RunSummary) -> Table:
         tuple(rows),
         tuple(flags),
         caption=(
-            "SynOps/s = simulated SynOps / input duration; predicted = N_in/s · C_out · k² / (s_x·s_y) "
+            "SynOps/s = simulated SynOps / input duration; predicted = N_in/s · C_out · k² / (s_x·s_y) with "
+            "k/s capped by the output map size "
             "(SD-tips, SPECK_SEMANTICS §7.3 rule 7); load = max of both / budget. The budget is an "
             "assumption (no per-core limit is published) unless set with --synops-budget; core 0 gets 3.5× "
             "(SAM-2f)."

@@ -39,6 +39,7 @@ FIGURE_IDS = {
     "fig-spike-counts",
     "fig-output-classes",
     "fig-spike-time",
+    "fig-output-raster",
     "fig-raster",
 }
 

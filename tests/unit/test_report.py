@@ -103,6 +103,7 @@ def _summary(rng: np.random.Generator, over_budget: bool = False) -> tuple[RunSu
         ),
         output_events=make_events(t[:40], 3, rng.integers(0, 2, 40), 0, 0),
         output_features=2,
+        output_rasters={k: rng.poisson(1, (10, 2)) for k in ("float", "quantised", "simulated")},
     )
     return summary, spikes
 
@@ -130,6 +131,9 @@ def test_predicted_rate_is_the_sd_tips_formula() -> None:
     # 1000 spikes in 0.5 s into a 3x3, 8-feature, stride-2 layer: 2000/s · 8 · 9 / 4 = 36000 SynOps/s.
     assert predicted_synops_rate(1000, 0.5, 8, 3, (2, 2)) == pytest.approx(36000)
     assert predicted_synops_rate(1000, 0.0, 8, 3, (1, 1)) == 0.0
+    # A Linear layer (k = input size, 1×1 output): one input event reaches one position per feature.
+    assert predicted_synops_rate(1000, 1.0, 10, 8, (1, 1)) == pytest.approx(1000 * 10 * 64)
+    assert predicted_synops_rate(1000, 1.0, 10, 8, (1, 1), out_size=(1, 1)) == pytest.approx(1000 * 10)
     assert core_budget(0, 1e6) == pytest.approx(LAYER0_THROUGHPUT_FACTOR * 1e6)
     assert core_budget(5, 1e6) == 1e6
 
@@ -173,7 +177,15 @@ def test_html_is_self_contained_escaped_and_has_every_figure(rng: np.random.Gene
     s, spikes = _summary(rng)
     figures = all_figures(s, spikes)
     keys = {f.key for f in figures}
-    assert keys == {"memory", "throughput", "spike-counts", "output-classes", "spike-time", "raster"}
+    assert keys == {
+        "memory",
+        "throughput",
+        "spike-counts",
+        "output-classes",
+        "spike-time",
+        "output-raster",
+        "raster",
+    }
     doc = render_html(s, figures)
     parser = _Collector()
     parser.feed(doc)
