@@ -266,3 +266,71 @@ def test_leak_erratum_post_placement(rng: np.random.Generator) -> None:
     assert len(warn) == 1 and warn[0].rule == "leak_erratum" and warn[0].measured == 0
     assert "free cores without the erratum: [2, 3, 4, 5, 6, 7, 8]" in warn[0].fix
     assert check_placement(g, Placement(core_of=(2, 1)), CHIP) == ()
+
+
+def test_remaining_hints(rng: np.random.Generator) -> None:
+    # Conv kernel 17 (> 16): generic range fix.
+    v = only(check(qgraph([qlayer("k17", (1, 20, 20), 1, 17)]), CHIP).violations, "kernel_size")
+    assert v.measured == 17 and "use kernel_size in 1..16" in v.fix
+    # A Linear over a 100×100 map: no pooling in {1, 2, 4} brings its kernel to ≤ 16.
+    lin = qlayer("fc", (1, 100, 100), 2, 100, kind="linear")
+    v = next(x for x in check(qgraph([lin]), CHIP).violations if x.rule == "kernel_size")
+    assert "reduce the map before the Linear layer to ≤ 16×16" in v.fix
+    # Input map 600 wide: no allowed pooling fits → generic fix.
+    wide = qlayer("wide", (1, 8, 600), 1, 8, stride=(8, 8))
+    v = only(check(qgraph([wide]), CHIP).violations, "input_map")
+    assert "reduce the input map to ≤ 128×128" in v.fix
+    # Its output is 1×75 ((600 − 8)//8 + 1); stride is already 8, and pooling the 8-row input by 2 or 4
+    # leaves fewer rows than the kernel: only the generic fix remains.
+    v = only(check(qgraph([wide]), CHIP).violations, "output_map")
+    assert v.measured == "1×75" and v.fix == "reduce the output map to ≤ 64×64"
+
+
+def test_threshold_high_and_state_ranges() -> None:
+    state = np.zeros((1, 4, 4), np.int64)
+    state[0, 0, 0] = 40000
+    a = qlayer("a", (1, 4, 4), 1, 1, threshold_high=40000, initial_state=state)
+    result = check(qgraph([a]), CHIP)
+    thr = only(result.violations, "threshold_range")
+    assert thr.measured == 40000 and "quantise threshold_high into [0, 32767]" in thr.fix
+    assert only(result.violations, "state_range").measured == "[0, 40000]"
+
+
+def test_bias_memory_over_capacity() -> None:
+    # 1100 features with a bias: B = 1100 > 1024 bias words on every core (and > 1024 features).
+    a = qlayer("a", (1, 1, 1), 1100, 1, bias=[1] * 1100)
+    mem = only(check(qgraph([a]), CHIP).violations, "memory_fit")
+    assert "bias memory 1100 words > 1024" in mem.message
+    assert "reduce out_channels from 1100 to ≤ 1024 (fits core 0)" in mem.fix
+
+
+def test_edges_to_unknown_layers(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 4, 4), 2, 1, rng=rng)
+    v = only(check(qgraph([a], [Edge(0, 5)]), CHIP).violations, "destinations")
+    assert "edges to unknown layers [5]" in v.message
+
+
+def test_dvs_larger_than_sensor(rng: np.random.Generator) -> None:
+    first = qlayer("conv0", (2, 128, 64), 2, 3, stride=(2, 1), padding=(1, 1), rng=rng)
+    dvs = DvsInput(input_shape=(2, 256, 128), pooling=(2, 2), destinations=(0,))
+    msgs = [v.message for v in check(qgraph([first], dvs=dvs), CHIP).violations if v.rule == "dvs"]
+    assert any("DVS input 256×128 larger than the sensor 128×128" in m for m in msgs)
+
+
+def test_readout_needs_one_exit_and_a_readout_layer(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 1, 1), 2, 1, rng=rng)
+    b = qlayer("b", (2, 1, 1), 2, 1, rng=rng)
+    two = qgraph([a, b], [Edge(0, 1), Edge(0, OUTPUT), Edge(1, OUTPUT)])
+    v = only(check(two, CHIP, readout=True).violations, "readout")
+    assert (v.measured, v.limit) == (2, 1)
+    no_readout = dataclasses.replace(CHIP, has_readout=False)
+    v = only(check(qgraph([a]), no_readout, readout=True).violations, "readout")
+    assert "has no readout layer" in v.message and v.fix == "drop --readout"
+
+
+def test_leak_erratum_without_free_cores() -> None:
+    layers = [qlayer(f"b{i}", (2, 4, 4), 2, 1, bias=[1, 1]) for i in range(9)]
+    g = qgraph(layers)
+    warns = check_placement(g, Placement(core_of=tuple(range(9))), CHIP)
+    assert [w.layer for w in warns] == ["b0", "b1"]
+    assert all("remove its bias, or free a core without the erratum" in w.fix for w in warns)
