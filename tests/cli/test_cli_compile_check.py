@@ -192,3 +192,10 @@ def test_state_dict_with_arch(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert code == 0, stderr
     assert "OK: the model fits speck2f" in stdout
+
+
+def test_compile_into_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = save(tmp_path, "tiny", tiny())
+    out = tmp_path / "nope" / "c.json"
+    code, _, stderr = in_process(capsys, "compile", model, "--input-shape", "2,16,16", "-o", out)
+    assert code == 2 and f"directory {out.parent} does not exist" in stderr

@@ -162,3 +162,13 @@ def test_emit_validates_and_checks_placement(rng: np.random.Generator) -> None:
         emit_config(qgraph([bad]), Placement(core_of=(0,)), CHIP)
     with pytest.raises(PlacementError, match=r"placement has 1 cores for 2 layers"):
         emit_config(chain(rng), Placement(core_of=(0,)), CHIP)
+
+
+def test_readout_needs_a_free_destination_slot(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 1, 1), 2, 1, rng=rng)
+    b = qlayer("b", (2, 1, 1), 2, 1, rng=rng)
+    c = qlayer("c", (2, 1, 1), 2, 1, rng=rng)
+    # 'a' is the only exit and already uses both slots; the readout would be its third destination.
+    g2 = qgraph([a, b, c], [Edge(0, 1), Edge(0, 2), Edge(0, OUTPUT)])
+    with pytest.raises(ChipConstraintError, match=r"layer 'a' needs 3 destinations; a core has 2"):
+        emit_config(g2, Placement(core_of=(0, 1, 2)), CHIP, readout=True)
