@@ -86,7 +86,9 @@ def _safe_classes() -> list[Any]:
     classes: list[Any] = [getattr(nn, n) for n in torch_names if hasattr(nn, n)]
     classes += [getattr(sl, n) for n in sinabs_layer_names if hasattr(sl, n)]
     classes += [getattr(sa, n) for n in activation_names if hasattr(sa, n)]
-    classes += [torch.Size]
+    import sinabs.network
+
+    classes += [sinabs.network.Network, torch.Size]
     return classes
 
 
@@ -419,6 +421,27 @@ def infer_input_shape(module: nn.Module) -> Shape3 | None:
     return None
 
 
+def unwrap_network(module: nn.Module) -> nn.Module:
+    """The spiking model inside a ``sinabs.network.Network`` (what ``sinabs.from_torch.from_model``
+    returns); any other module unchanged."""
+    inner = getattr(module, "spiking_model", None)
+    if type(module).__module__ == "sinabs.network" and isinstance(inner, nn.Module):
+        return inner
+    return module
+
+
+def _module_model(module: nn.Module, shape: Shape3 | None, source: str, digest: str | None) -> LoadedModel:
+    inferred = shape or infer_input_shape(module)
+    inner = unwrap_network(module)
+    return LoadedModel(
+        module=inner,
+        nir_graph=None,
+        input_shape=inferred or infer_input_shape(inner),
+        source=source,
+        sha256=digest,
+    )
+
+
 def load_model(
     source: str | Path | nn.Module | Any,
     *,
@@ -448,13 +471,7 @@ def load_model(
     shape = _shape_from(input_shape, "input_shape") if input_shape is not None else None
 
     if isinstance(source, nn.Module):
-        return LoadedModel(
-            module=source,
-            nir_graph=None,
-            input_shape=shape or infer_input_shape(source),
-            source=f"<in-memory {type(source).__name__}>",
-            sha256=None,
-        )
+        return _module_model(source, shape, f"<in-memory {type(source).__name__}>", None)
     if _is_nir_graph(source):
         from deploy.frontend.nir_import import nir_input_shape, nir_to_module
 
@@ -494,13 +511,7 @@ def load_model(
                 f"'{path}' holds a whole model ({type(obj).__name__}), so the architecture "
                 f"'{architecture}' is not needed; drop `--arch`, or pass a state_dict file with it"
             )
-        return LoadedModel(
-            module=obj,
-            nir_graph=None,
-            input_shape=shape or infer_input_shape(obj),
-            source=str(path),
-            sha256=digest,
-        )
+        return _module_model(obj, shape, str(path), digest)
     state = _as_state_dict(obj)
     if state is None:
         raise ModelLoadError(
@@ -518,13 +529,7 @@ def load_model(
     load_state_into(module, state, str(path), str(arch_label))
     if shape is None and origin is not None and getattr(origin, "INPUT_SHAPE", None) is not None:
         shape = _shape_from(origin.INPUT_SHAPE, f"{origin.__name__}.INPUT_SHAPE")
-    return LoadedModel(
-        module=module,
-        nir_graph=None,
-        input_shape=shape or infer_input_shape(module),
-        source=str(path),
-        sha256=digest,
-    )
+    return _module_model(module, shape, str(path), digest)
 
 
 def _is_nir_graph(obj: Any) -> bool:

@@ -20,7 +20,7 @@ import torch.fx
 from torch import nn
 
 from deploy.errors import ModelLoadError, UnsupportedLayerError
-from deploy.frontend.load import LoadedModel
+from deploy.frontend.load import LoadedModel, load_model
 from deploy.frontend.trace import trace
 from deploy.graph import OUTPUT, ChipLayer, DvsInput, Edge, LayerGraph, ResetMode, Shape3
 
@@ -140,16 +140,15 @@ def normalize(
         ModelLoadError: The input shape is unknown.
         UnsupportedLayerError: Every construct the chip cannot run, all listed at once.
     """
-    if isinstance(loaded_or_module, LoadedModel):
-        module = loaded_or_module.module
-        source = loaded_or_module.source
-        shape = input_shape or loaded_or_module.input_shape
-        if module is None:
-            raise ModelLoadError(f"'{source}' was loaded without a module; nothing to normalise")
-    else:
-        module = loaded_or_module
-        source = f"<in-memory {type(module).__name__}>"
-        shape = input_shape
+    loaded = (
+        loaded_or_module
+        if isinstance(loaded_or_module, LoadedModel)
+        else load_model(loaded_or_module, input_shape=input_shape)
+    )
+    module, source = loaded.module, loaded.source
+    shape = input_shape or loaded.input_shape
+    if module is None:
+        raise ModelLoadError(f"'{source}' was loaded without a module; nothing to normalise")
     if shape is None:
         raise ModelLoadError(
             f"the input shape of {source} is unknown (it has no NIR input node or DVS layer to infer it "

@@ -379,3 +379,23 @@ def test_no_file_created_by_safe_load_of_reference_like_pickle(tmp_path: Path) -
     before = sorted(os.listdir(tmp_path))
     load_model(tmp_path / "m.pt")
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_sinabs_from_model_network_is_unwrapped(tmp_path: Path) -> None:
+    """What `sinabs.from_torch.from_model` returns (a sinabs Network) loads safely, with its input shape."""
+    from sinabs.from_torch import from_model
+
+    torch.manual_seed(0)
+    ann = nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(4 * 5 * 5, 3), nn.ReLU(),
+    )  # fmt: skip
+    net = from_model(ann, input_shape=(2, 16, 16), batch_size=1)
+    torch.save(net, tmp_path / "net.pt")
+    loaded = load_model(tmp_path / "net.pt")
+    assert loaded.input_shape == (2, 16, 16)
+    assert isinstance(loaded.module, nn.Sequential)
+    g = normalize(loaded)
+    assert [layer.name for layer in g.layers] == ["0", "3", "6"]
+    assert g.layers[0].bias is not None  # the ANN's biases are kept (they become leak on chip)
+    assert graphs_equal(g, normalize(net)) == []
