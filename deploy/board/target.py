@@ -378,6 +378,10 @@ class BoardTarget:
             raise BoardError(f"cannot set the slow clock to {hz} Hz: {exc}") from exc
         self.slow_clock_hz = hz
 
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` with the target's sleep function (e.g. between slow-clock periods in a test)."""
+        self._sleep(seconds)
+
     def read_neuron_state(self, core: int, feature: int, x: int, y: int, timeout_s: float = 2.0) -> int:
         """Read one membrane state with ``ReadNeuronValue`` (SPECK_SEMANTICS §2.5, SD-mon).
 
