@@ -214,11 +214,11 @@ def test_sample_next_to_the_model_is_the_default_input(workdir: Path, rng: np.ra
     ev = np.zeros(50, dtype=TONIC_DTYPE)
     ev["t"] = np.arange(50) * 100
     ev["x"], ev["y"] = rng.integers(0, 16, 50), rng.integers(0, 16, 50)
-    np.savez(d / "sample_input.npz", events=ev)
+    np.savez(d / "sample_input.npz", events=ev, labels=np.array([2, 0]))  # as models/training.py writes it
     proc = cli(d / "model.pt", "--input-shape", SHAPE, "--dry-run", "--json", cwd=d)
     assert proc.returncode == 0, proc.stderr
     s = json.loads(proc.stdout)
-    assert s["input"]["kind"] == "sample" and s["input"]["n_events"] == 50
+    assert s["input"]["kind"] == "sample" and s["input"]["n_events"] == 50 and s["input"]["label"] == 2
     assert (d / "deploy-out" / "with_sample" / "summary.json").is_file()  # default -o: deploy-out/<folder>
     # An explicit Poisson rate wins over the sample.
     proc = cli(
@@ -233,6 +233,21 @@ def test_sample_next_to_the_model_is_the_default_input(workdir: Path, rng: np.ra
         cwd=d,
     )
     assert json.loads(proc.stdout)["input"]["kind"] == "poisson"
+
+
+def test_poisson_events_are_seeded_sorted_and_at_the_rate() -> None:
+    from deploy.commands.run import poisson_events
+
+    a = poisson_events((2, 16, 16), 200.0, 500.0, seed=1)
+    b = poisson_events((2, 16, 16), 200.0, 500.0, seed=1)
+    c = poisson_events((2, 16, 16), 200.0, 500.0, seed=2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.dtype == TONIC_DTYPE and np.all(np.diff(a["t"]) >= 0)
+    assert a["t"].min() >= 0 and a["t"].max() < 500_000
+    assert set(np.unique(a["p"])) == {0, 1} and a["x"].max() == 15 and a["y"].max() == 15
+    expected = 2 * 16 * 16 * 200.0 * 0.5  # 51,200 events
+    assert abs(len(a) - expected) < 5 * np.sqrt(expected)
 
 
 # ------------------------------------------------------------------------------------------ exit codes
