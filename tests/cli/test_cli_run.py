@@ -266,6 +266,40 @@ def test_no_board_exits_2_and_says_why(workdir: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize("boards", [[], [("DYNAP-SE2 DevBoard", "X")]])
+def test_real_samna_without_a_board_is_a_board_error(
+    boards: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samna_double import make_samna
+
+    import deploy.board.samna_access as access
+    import hwconfig.samna_env as env
+    from deploy.commands.run import require_board
+    from deploy.errors import BoardError, SamnaUnavailableError
+    from hwconfig.chips import get_chip
+
+    double = make_samna(boards=boards)
+    monkeypatch.setattr(env, "detect_samna", lambda: env.SamnaStatus("real", "0.48.5", "/x", "real samna"))
+    monkeypatch.setattr(access, "load_samna", lambda samna=None, status=None: double)
+    with pytest.raises(BoardError, match=r"the real samna is installed but .*speck2f.*--dry-run") as info:
+        require_board(get_chip("speck"), None)
+    assert not isinstance(info.value, SamnaUnavailableError)
+
+
+def test_real_samna_with_a_board_returns_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from samna_double import make_samna
+
+    import deploy.board.samna_access as access
+    import hwconfig.samna_env as env
+    from deploy.commands.run import require_board
+    from hwconfig.chips import get_chip
+
+    double = make_samna(boards=[("Speck2fDevKit", "SN-A")])
+    monkeypatch.setattr(env, "detect_samna", lambda: env.SamnaStatus("real", "0.48.5", "/x", "real samna"))
+    monkeypatch.setattr(access, "load_samna", lambda samna=None, status=None: double)
+    assert require_board(get_chip("speck"), None) == "Speck2fDevKit:0"
+
+
 def test_bug_exits_1_with_traceback(workdir: Path) -> None:
     code = (
         "import sys, deploy.commands.run as r\n"
