@@ -524,3 +524,26 @@ def test_export_flash_binary(tmp_path: Path) -> None:
     assert n == len((tmp_path / "cfg.bin").read_bytes()) > 0
     with pytest.raises(SamnaUnavailableError, match="offers no configuration_to_flash_binary"):
         export_flash_binary(single_neuron(), "dynapcnn", tmp_path / "x.bin", samna=samna)
+
+
+def test_double_device_rules_are_enforced() -> None:
+    samna = make_samna(BOARDS)
+    info = samna.device.get_unopened_devices()[2]
+    with pytest.raises(AttributeError, match="read-only"):
+        info.serial_number = "x"
+    kit = samna.device.open_device(info)
+    assert samna.device.open_device("Speck2fDevKit:0") is kit  # same device, same handle
+    src = samna.BasicSourceNode_speck2f_event_input_event()
+    graph = samna.graph.EventFilterGraph()
+    graph.sequential([src, kit.get_model().get_sink_node()])
+    with pytest.raises(RuntimeError, match="not part of a started graph"):
+        src.write([samna.speck2f.event.Spike()])
+    with pytest.raises(TypeError, match="cannot feed a speck2f model"):
+        graph.sequential(
+            [samna.BasicSourceNode_speck2e_event_speck2e_input_event(), kit.get_model().get_sink_node()]
+        )
+    samna.device.close_device(kit)
+    with pytest.raises(RuntimeError, match="device has been closed"):
+        kit.get_model()
+    with pytest.raises(ValueError, match=r"Spike\.x: 128 outside \[0, 127\]"):
+        samna.speck2f.event.Spike(x=128)

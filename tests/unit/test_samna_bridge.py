@@ -493,3 +493,34 @@ def test_layer_shape_helpers_match_samna_getters(samna: Any) -> None:
     assert obj.get_weights_array_dimensions() == list(dims.weights_array_dimensions())
     assert obj.get_neuron_states_array_dimensions() == list(dims.neuron_states_array_dimensions())
     assert obj.get_biases_array_dimensions() == list(dims.biases_array_dimensions())
+
+
+# ------------------------------------------------------------------------ the double is strict itself
+
+
+def test_double_rejects_unknown_names_wrong_types_ranges_and_resizing(samna: Any) -> None:
+    cfg = samna.speck2f.configuration.SpeckConfiguration()
+    layer = cfg.cnn_layers[0]
+    with pytest.raises(AttributeError, match="has no attribute 'treshold_high'"):
+        layer.treshold_high = 1
+    with pytest.raises(AttributeError, match="has no attribute 'missing'"):
+        _ = cfg.missing
+    with pytest.raises(TypeError, match="incompatible type int64, expected int"):
+        layer.threshold_high = np.int64(3)
+    with pytest.raises(TypeError, match="expected a nested list"):
+        layer.weights = np.zeros((1, 1, 1, 1), int)
+    with pytest.raises(ValueError, match="ragged nested list"):
+        layer.neurons_initial_value = [[[0], [0, 0]]]
+    with pytest.raises(ValueError, match=r"7 not in \[1, 2, 4, 8\]"):
+        layer.dimensions.stride.x = 7
+    with pytest.raises(TypeError, match="fixed-length list cannot grow"):
+        cfg.cnn_layers.append(layer)
+    with pytest.raises(ValueError, match="needs exactly 2 entries"):
+        layer.destinations = [layer.destinations[0]]
+    with pytest.raises(TypeError, match="incompatible type IOShape"):
+        layer.dimensions = layer.dimensions.input_shape
+    layer.threshold_high = 5  # references: visible through the parent
+    assert cfg.cnn_layers[0].threshold_high == 5
+    w = layer.weights
+    w[0][0][0][0] = 9  # array getters hand out copies
+    assert layer.weights == [[[[0]]]]
