@@ -155,7 +155,13 @@ def evaluate(
         if lg.dvs is not None and i in lg.dvs.destinations and dvs_out is not None:
             sources.append(dvs_out)
         for e in lg.in_edges(i):
-            sources.append(_sum_pool(spikes[e.src], (e.pooling, e.pooling)))
+            pooled = _sum_pool(spikes[e.src], (e.pooling, e.pooling))
+            if e.feature_shift or pooled.shape[1] != layer.in_shape[0]:
+                # Concatenation: the source's features land at [shift, shift + F) of the input.
+                placed = torch.zeros((pooled.shape[0], *layer.in_shape), dtype=dtype)
+                placed[:, e.feature_shift : e.feature_shift + pooled.shape[1]] += pooled
+                pooled = placed
+            sources.append(pooled)
         for s in sources:
             current = s if current is None else current + s
         p = params[i]

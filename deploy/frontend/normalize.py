@@ -50,6 +50,7 @@ class _Src:
     pooling: tuple[int, int] = (1, 1)
     pool_modules: tuple[str, ...] = ()
     factor: float = 1.0
+    feature_shift: int = 0
 
 
 @dataclass
@@ -572,7 +573,13 @@ def _pool(path: str, m: nn.Module, x: Any, st: _State) -> Any:
         return _Bad()
     factor = 1.0 / (k[0] * k[1]) if isinstance(m, nn.AvgPool2d) else 1.0
     srcs = tuple(
-        _Src(s.layer, (s.pooling[0] * k[0], s.pooling[1] * k[1]), (*s.pool_modules, path), s.factor * factor)
+        _Src(
+            s.layer,
+            (s.pooling[0] * k[0], s.pooling[1] * k[1]),
+            (*s.pool_modules, path),
+            s.factor * factor,
+            s.feature_shift,
+        )
         for s in x.srcs
     )
     c, h, w = x.shape
@@ -663,7 +670,21 @@ def _spiking(path: str, m: Any, x: Any, st: _State) -> Any:
     initial = None
     if m.is_state_initialised() and m.v_mem.numel() > 0:
         v = m.v_mem.detach().to(torch.float32)
+        if v.numel() % (f * oh * ow) != 0:
+            return st.problem(
+                path,
+                m,
+                f"its stored membrane state v_mem {tuple(v.shape)} does not fit the layer's neurons "
+                f"({f}, {oh}, {ow}) for this input shape; call model.reset_states() before saving, or pass "
+                "the input shape the model was run with",
+            )
+        # As sinabs: the first batch element of the stored state becomes neurons_initial_value.
         initial = v.reshape(-1, f * oh * ow)[0].reshape(f, oh, ow).numpy().copy()
+        if np.any(initial != 0):
+            st.notes.append(
+                f"'{path}' starts from the membrane state stored in the model (v_mem of its last run), as "
+                "sinabs does; call model.reset_states() before saving to start from zero"
+            )
     layer = ChipLayer(
         name=x.name,
         in_shape=x.in_shape,
@@ -691,7 +712,7 @@ def _spiking(path: str, m: Any, x: Any, st: _State) -> Any:
                     f"non-square pooling {s.pooling} between '{st.layers[s.layer].name}' and '{x.name}'; "
                     "chip pooling on a layer's output is square: use equal kernel sizes",
                 )
-            st.edges.append(Edge(s.layer, index, s.pooling[0], 0, s.pool_modules))
+            st.edges.append(Edge(s.layer, index, s.pooling[0], s.feature_shift, s.pool_modules))
     return _Spikes((_Src(index),), x.shape, (f, oh, ow))
 
 
@@ -715,6 +736,8 @@ def _function_op(node: torch.fx.Node, values: dict[torch.fx.Node, Any], st: _Sta
     x = _input_value(node, values)
     if fn in _ADD_FUNCS:
         return _merge(node.name, fn, x, _input_value(node, values, 1), st)
+    if fn in (torch.cat, torch.concat):
+        return _concat(node, values, st)
     if fn is torch.flatten:
         start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
         return _flatten(node.name, fn, x, st, start_dim=int(start) if isinstance(start, int) else 1)
@@ -734,6 +757,58 @@ def _function_op(node: torch.fx.Node, values: dict[torch.fx.Node, Any], st: _Sta
         f"the operation `{name}` in forward() is not supported on chip (supported: modules, `+` of spike "
         "trains, flatten); express it with supported layers",
     )
+
+
+def _concat(node: torch.fx.Node, values: dict[torch.fx.Node, Any], st: _State) -> Any:
+    """``torch.cat([...], dim=1)`` of spike trains: each source lands at a feature offset (feature_shift)."""
+    parts = node.args[0] if node.args else node.kwargs.get("tensors", ())
+    dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    inputs = (
+        [values[p] for p in parts if isinstance(p, torch.fx.Node)] if isinstance(parts, (list, tuple)) else []
+    )
+    if any(isinstance(v, _Bad) or (isinstance(v, _Pre) and v.bad) for v in inputs):
+        for v in inputs:
+            if isinstance(v, _Pre):
+                v.consumed = True
+        return _Bad()
+    bad = [v for v in inputs if not isinstance(v, _Spikes)]
+    if bad or not inputs:
+        for v in bad:
+            if isinstance(v, _Pre):
+                v.consumed = True
+        return st.problem(
+            node.name,
+            torch.cat,
+            "concatenates values that are not spike trains (a Conv2d/Linear output before its IAFSqueeze); "
+            "put IAFSqueeze before the concatenation",
+        )
+    spikes: list[_Spikes] = inputs
+    if dim not in (1, -3) or any(len(v.shape) != 3 for v in spikes):
+        return st.problem(
+            node.name,
+            torch.cat,
+            f"concatenation along dim {dim}; only channel concatenation (dim=1) is possible",
+        )
+    if len({v.shape[1:] for v in spikes}) != 1:
+        return st.problem(
+            node.name,
+            torch.cat,
+            f"concatenates maps of different sizes {[v.shape for v in spikes]}; make the H×W sizes equal",
+        )
+    srcs: list[_Src] = []
+    offset = 0
+    for v in spikes:
+        for s in v.srcs:
+            if s.layer == INPUT:
+                return st.problem(
+                    node.name,
+                    torch.cat,
+                    "concatenates the model input; only chip layer outputs can be shifted",
+                )
+            srcs.append(_Src(s.layer, s.pooling, s.pool_modules, s.factor, s.feature_shift + offset))
+        offset += v.shape[0]
+    shape = (offset, spikes[0].shape[1], spikes[0].shape[2])
+    return _Spikes(tuple(srcs), shape, shape)
 
 
 @dataclass
@@ -790,7 +865,7 @@ def _connect_output(out: Any, st: _State) -> None:
                 "use equal kernel sizes"
             )
             continue
-        st.edges.append(Edge(s.layer, OUTPUT, s.pooling[0], 0, s.pool_modules))
+        st.edges.append(Edge(s.layer, OUTPUT, s.pooling[0], s.feature_shift, s.pool_modules))
         if s.pooling != (1, 1):
             st.notes.append(
                 f"pooling {'+'.join(s.pool_modules)} after the last spiking layer '{src}' is kept on the "

@@ -174,3 +174,16 @@ def test_unsupported_relu_rejected_naming_the_relu() -> None:
     (problem,) = err.value.problems
     assert problem.startswith("'1' (ReLU): non-spiking activation")
     assert "IAFSqueeze" in problem and "ReLU" in res["error"]["message"]
+
+
+@pytest.mark.parametrize("name", ["tiny_2layer", "bias_leak", "reset_zero"])
+def test_float_evaluation_equals_the_sinabs_model_forward(name: str) -> None:
+    """Without AvgPool rescaling, the float graph computes exactly what the sinabs model computes."""
+    loaded = load_model(_case(name) / "model.pt", input_shape=tuple(_result(name)["input_shape"]))
+    raster = np.load(_case(name) / "input_raster.npy").astype(np.float32)
+    assert loaded.module is not None
+    graph = normalize(loaded)  # before the forward pass: a run leaves its final v_mem as initial state
+    with torch.no_grad():
+        expected = loaded.module(torch.from_numpy(raster)).numpy()
+    out = evaluate(graph, raster).output
+    np.testing.assert_array_equal(out.reshape(expected.shape), expected)

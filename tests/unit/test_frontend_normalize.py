@@ -458,3 +458,72 @@ def test_input_pooled_differently_on_two_branches() -> None:
 
     (problem,) = _problems(TwoPools())
     assert problem.startswith("'input': the input is pooled differently on its way to different layers")
+
+
+class Concat(nn.Module):
+    """Two branches concatenated along channels: the second lands at feature_shift = 3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.sa = nn.Conv2d(2, 3, 1, bias=False), iaf()
+        self.b, self.sb = nn.Conv2d(2, 2, 1, bias=False), iaf()
+        self.pool = sl.SumPool2d(2)
+        self.c, self.sc = nn.Conv2d(5, 1, 1, bias=False), iaf(threshold=0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sc(self.c(self.pool(torch.cat([self.sa(self.a(x)), self.sb(self.b(x))], dim=1))))
+
+
+def test_concatenation_becomes_feature_shift() -> None:
+    g = normalize(seeded(Concat), (2, 4, 4))
+    assert set(g.in_edges(2)) == {Edge(0, 2, 2, 0, ("pool",)), Edge(1, 2, 2, 3, ("pool",))}
+    assert g.layers[2].in_shape == (5, 2, 2)
+
+
+def test_concatenation_evaluates_like_the_torch_model(rng: np.random.Generator) -> None:
+    from deploy.timestep import evaluate
+
+    model = seeded(Concat, 4)
+    with torch.no_grad():
+        model.a.weight.fill_(1.0)
+        model.b.weight.fill_(2.0)
+        model.c.weight.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, -1.0]).reshape(1, 5, 1, 1))
+    g = normalize(model, (2, 4, 4))
+    raster = rng.integers(0, 2, size=(6, 2, 4, 4)).astype(np.float32)
+    res = evaluate(g, raster)
+    expected = model(torch.from_numpy(raster)).detach().numpy()
+    np.testing.assert_array_equal(res.output, expected)
+    assert res.spikes[1].sum() > 0
+
+
+def test_concatenation_along_width_is_refused() -> None:
+    class Wide(Concat):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([self.sa(self.a(x)), self.sa2(self.a2(x))], dim=3)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.a2, self.sa2 = nn.Conv2d(2, 3, 1, bias=False), iaf()
+
+    (problem,) = _problems(Wide(), (2, 4, 4))
+    assert "concatenation along dim 3; only channel concatenation (dim=1) is possible" in problem
+
+
+def test_stored_state_of_wrong_size_is_refused() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 2, 1, bias=False), iaf())
+    model(torch.rand(1, 1, 5, 5))  # state for 5×5, compiled for 3×3
+    (problem,) = _problems(model, (1, 3, 3))
+    assert "'1' (IAFSqueeze): its stored membrane state v_mem (1, 2, 5, 5) does not fit" in problem
+    assert "model.reset_states()" in problem
+
+
+def test_stored_nonzero_state_is_noted() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 2, 1, bias=False), iaf())
+    with torch.no_grad():
+        model[0].weight.fill_(0.4)
+    model(torch.ones(1, 1, 3, 3))
+    g = normalize(model, (1, 3, 3))
+    assert g.layers[0].initial_state is not None
+    np.testing.assert_array_equal(g.layers[0].initial_state, model[1].v_mem[0].detach().numpy())
+    assert float(g.layers[0].initial_state.min()) > 0.39
+    assert any("starts from the membrane state stored in the model" in n for n in g.notes)
