@@ -190,7 +190,23 @@ def _refusal_message(path: Path, exc: BaseException) -> str:
     return f"refusing to unpickle '{path}': {what}. Ways forward: {ARCH_HINT}; {TRUST_HINT}."
 
 
+_TORCHSCRIPT_MSG = (
+    "'{path}' is a TorchScript archive, which the compiler cannot read: it needs the module structure. "
+    "Save the eager model instead (`torch.save(model, path)`), or {hint}."
+)
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/constants.pkl") or "/code/" in n for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def _torch_load(path: Path, trust_model_file: bool) -> Any:
+    if _is_torchscript(path):
+        raise ModelLoadError(_TORCHSCRIPT_MSG.format(path=path, hint=ARCH_HINT))
     try:
         with torch.serialization.safe_globals(_safe_classes()):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -217,10 +233,7 @@ def _torch_load(path: Path, trust_model_file: bool) -> Any:
     except RuntimeError as exc:
         text = str(exc)
         if "TorchScript" in text or "torch.jit" in text:
-            raise ModelLoadError(
-                f"'{path}' is a TorchScript archive, which the compiler cannot read: it needs the module "
-                f"structure. Save the eager model instead (`torch.save(model, path)`), or {ARCH_HINT}."
-            ) from None
+            raise ModelLoadError(_TORCHSCRIPT_MSG.format(path=path, hint=ARCH_HINT)) from None
         raise ModelLoadError(_corrupt(path, exc)) from None
     except (EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
         raise ModelLoadError(_corrupt(path, exc)) from None

@@ -177,12 +177,8 @@ def normalize(
             values[node] = _function_op(node, values, st)
         elif node.op == "call_method":
             values[node] = _method_op(node, values, st)
-        else:  # get_attr: parameters used directly in forward()
-            values[node] = st.problem(
-                str(node.target),
-                "tensor",
-                "parameters used directly in forward() cannot be mapped; use modules",
-            )
+        else:  # get_attr: a parameter used directly in forward(); the operation using it is reported
+            values[node] = _Meta()
 
     for out in outputs:
         _connect_output(out, st)
