@@ -239,7 +239,7 @@ def _finish(
         threshold_low=low,
         zero_fraction=zero_fraction,
         saturated=saturated,
-        max_weight_over_threshold=(w_max / thr) if thr > 0 else math.inf,
+        max_weight_over_threshold=(w_pos / thr) if thr > 0 else math.inf,
         overflow_margin=(2**15 - 1) - (thr + w_pos),
         rule=rule,
     )

@@ -120,14 +120,31 @@ def pickle_globals(path: Path) -> list[str]:
                     return []
                 raw = z.read(names[0])
         found: list[str] = []
-        strings: list[str] = []
+        strings: list[str] = []  # string pushes, enough to resolve STACK_GLOBAL's (module, name)
+        memo: dict[int, str] = {}
+        last: str | None = None
         for op, arg, _ in pickletools.genops(raw):
             if op.name == "GLOBAL" and isinstance(arg, str):
                 found.append(arg.replace(" ", "."))
+                last = None
             elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
-                strings.append(str(arg))
+                last = str(arg)
+                strings.append(last)
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT", "MEMOIZE"):
+                index = len(memo) if op.name == "MEMOIZE" else int(arg)  # type: ignore[arg-type]
+                if last is not None:
+                    memo[index] = last
+                elif op.name == "MEMOIZE":
+                    memo[index] = ""
+            elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+                last = memo.get(int(arg)) or None  # type: ignore[arg-type]
+                if last is not None:
+                    strings.append(last)
             elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
                 found.append(f"{strings[-2]}.{strings[-1]}")
+                last = None
+            else:
+                last = None
         return list(dict.fromkeys(found))
     except Exception:  # a scan is advisory only; torch.load decides
         return []

@@ -218,7 +218,9 @@ def test_wrong_extension(tmp_path: Path) -> None:
 
 def test_torchscript_file(tmp_path: Path) -> None:
     torch.jit.script(nn.Sequential(nn.Conv2d(1, 1, 1))).save(str(tmp_path / "s.pt"))
-    with pytest.raises(ModelLoadError, match=r"s\.pt' is a TorchScript archive.*Save the eager model instead"):
+    with pytest.raises(
+        ModelLoadError, match=r"s\.pt' is a TorchScript archive.*Save the eager model instead"
+    ):
         load_model(tmp_path / "s.pt")
 
 
@@ -399,3 +401,14 @@ def test_sinabs_from_model_network_is_unwrapped(tmp_path: Path) -> None:
     assert [layer.name for layer in g.layers] == ["0", "3", "6"]
     assert g.layers[0].bias is not None  # the ANN's biases are kept (they become leak on chip)
     assert graphs_equal(g, normalize(net)) == []
+
+
+def test_refusal_lists_every_disallowed_class_of_a_protocol_4_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "two.pt"
+    with path.open("wb") as f:
+        pickle.dump([CustomNet, Exploit, CustomNet], f, protocol=4)  # memoised module strings
+    assert pickle_globals(path) == ["test_frontend_load.CustomNet", "test_frontend_load.Exploit"]
+    with pytest.raises(
+        ModelLoadError, match=r"`test_frontend_load\.CustomNet`, `test_frontend_load\.Exploit`"
+    ):
+        load_model(path)

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 import torch
 from helpers.snn_models import TINY_SHAPE, build_tiny, iaf, seeded
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from torch import nn
 
 from deploy.errors import EventFormatError, QuantizationError
@@ -259,3 +262,21 @@ def test_quantize_keeps_graph_and_names() -> None:
     q = quantize(g)
     assert q.graph is g and q.edges == g.edges and q.layers[0].name == "0"
     assert q.layers[0].weight.dtype == np.int64 and q.layers[0].initial_state.shape == (2, 4, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    w=hnp.arrays(np.float32, (3, 2, 2, 2), elements=st.floats(-4, 4, width=32)),
+    thr=st.floats(0.1, 100),
+)
+def test_sinabs_rule_always_fits_the_words(w: np.ndarray, thr: float) -> None:
+    thr = float(np.float32(thr))
+    g = one_layer_graph(w, threshold=thr, min_v_mem=-thr)
+    (q,) = quantize(g).layers
+    assert q.stats.saturated == 0
+    assert q.weight.min() >= -128 and q.weight.max() <= 127
+    assert 0 <= q.threshold_high <= 32767 and -32768 <= q.threshold_low <= -1
+    if np.any(w != 0) and q.stats.scale == q.stats.scale_weights:
+        # The weights use their full range (sinabs maps an all-negative tensor to -127, not -128).
+        assert int(np.abs(q.weight).max()) in (127, 128)
+    assert q.stats.max_weight_over_threshold >= 0
