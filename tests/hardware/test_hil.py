@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _fixtures import board_fixture, hil_chip_fixture, hil_samna_fixture  # noqa: F401  (pytest fixtures)
 from _support import (
     first_divergence,
     load_reference_case,

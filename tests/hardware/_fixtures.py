@@ -1,5 +1,6 @@
 """Fixtures of the hardware-in-the-loop tier (opt-in with ``pytest --board``; the root conftest skips the
-``hardware`` marker otherwise).
+``hardware`` marker otherwise). Imported by the test modules; deliberately not a ``conftest.py``, because the
+sim tests import the root one as ``conftest`` and a second module of that name would shadow it.
 
 With ``--board`` these fixtures additionally skip, saying why, when the real samna is not installed
 (:func:`hwconfig.samna_env.detect_samna` — the PyPI placeholder is never imported), when its version is
@@ -28,8 +29,8 @@ from hwconfig.samna_env import detect_samna
 ENV_BOARD = "SPECK_DEPLOY_BOARD"
 
 
-@pytest.fixture(scope="session")
-def hil_samna() -> Any:
+@pytest.fixture(scope="session", name="hil_samna")
+def hil_samna_fixture() -> Any:
     if using_double():
         from samna_double import make_samna
 
@@ -43,8 +44,8 @@ def hil_samna() -> Any:
         pytest.skip(f"hardware tests need a supported samna: {exc}")
 
 
-@pytest.fixture(scope="session")
-def hil_chip(hil_samna: Any) -> str:
+@pytest.fixture(scope="session", name="hil_chip")
+def hil_chip_fixture(hil_samna: Any) -> str:
     """The chip of the selected board."""
     selector = BoardSelector.parse(os.environ.get(ENV_BOARD))
     boards = list_boards(hil_samna)
@@ -67,8 +68,8 @@ def hil_chip(hil_samna: Any) -> str:
     return chip
 
 
-@pytest.fixture(scope="session")
-def board(hil_samna: Any, hil_chip: str) -> Iterator[BoardTarget]:
+@pytest.fixture(scope="session", name="board")
+def board_fixture(hil_samna: Any, hil_chip: str) -> Iterator[BoardTarget]:
     """The open board for the whole session (closed at the end, also after failures)."""
     kwargs: dict[str, Any] = {}
     if using_double():
