@@ -65,6 +65,81 @@ def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int)
 
 
 @nb.njit(**_JIT)
+def _sort(a: Any, start: int, n: int) -> None:
+    """Sort ``a[start:start+n]`` in place (insertion sort for short runs; they are mostly nearly sorted)."""
+    if n > 48:
+        a[start : start + n].sort()
+        return
+    for i in range(start + 1, start + n):
+        key = a[i]
+        j = i - 1
+        while j >= start and a[j] > key:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = key
+
+
+@nb.njit(**_JIT)
+def _row_default(
+    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, fl: Any
+) -> tuple[int, int, int]:
+    """One (kx, ky) tap for all F features with the default options; branch-free so it vectorises.
+
+    Returns (any neuron fired, min sum, max sum) — the sums are checked for 16-bit overflow by the caller.
+    """
+    anyf = 0
+    lo = 0
+    hi = 0
+    srow = S[sb : sb + F]
+    wrow = W[wb : wb + F]
+    for f in range(F):
+        v = np.int32(srow[f] + wrow[f])
+        lo = min(lo, v)
+        hi = max(hi, v)
+        fire = v >= thr
+        srow[f] = (v - thr) * keep if fire else max(v, thrlo)
+        fl[f] = fire
+        anyf |= fire
+    return anyf, lo, hi
+
+
+@nb.njit(**_JIT)
+def _row_generic(
+    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, rtz: bool, clamp: bool, skipzero: bool,
+    ovf: int, check_sum: bool, fl: Any,
+) -> tuple[int, int, int]:  # fmt: skip
+    """One (kx, ky) tap for all F features, every option honoured (§12 ``synop``)."""
+    anyf = 0
+    lo = 0
+    hi = 0
+    for f in range(F):
+        s = S[sb + f]
+        w = W[wb + f]
+        v = s + w
+        if check_sum:
+            v = _fit(v, ovf)
+        fire = v >= thr
+        if fire:
+            r = 0 if rtz else v - thr
+        elif clamp:
+            r = max(v, thrlo)
+        else:
+            r = v
+        if skipzero and w == 0:
+            r = s
+            fire = False
+        if not check_sum:
+            r = _fit(r, ovf)
+        chk = v if check_sum else r
+        lo = min(lo, chk)
+        hi = max(hi, chk)
+        S[sb + f] = r
+        fl[f] = fire
+        anyf |= fire
+    return anyf, lo, hi
+
+
+@nb.njit(**_JIT)
 def _compute_event(
     L: int, c: int, x: int, y: int, t: int, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
     scratch: Any, xol: Any, yol: Any, nk: Any, cnt: Any, err: Any, fl: Any,
@@ -113,6 +188,8 @@ def _compute_event(
     nk2 = nkx * nky
     nsp = 0
     synops = 0
+    keep = 0 if rtz else 1
+    fast = check_sum and ovf == OVF_ERROR and clamp and not skipzero
     for ix in range(nkx):
         kx = xol[L, ix, 0]
         xo = xol[L, ix, 1]
@@ -126,33 +203,12 @@ def _compute_event(
                 synops += NNZ[noff + tap]
             else:
                 synops += F
-            anyf = 0
-            lo = 0
-            hi = 0
-            for f in range(F):
-                s = S[sb + f]
-                w = W[wb + f]
-                v = s + w
-                if check_sum:
-                    v = _fit(v, ovf)
-                fire = v >= thr
-                if fire:
-                    r = 0 if rtz else v - thr
-                elif clamp:
-                    r = max(v, thrlo)
-                else:
-                    r = v
-                if skipzero and w == 0:
-                    r = s
-                    fire = False
-                if not check_sum:
-                    r = _fit(r, ovf)
-                chk = v if check_sum else r
-                lo = min(lo, chk)
-                hi = max(hi, chk)
-                S[sb + f] = r
-                fl[f] = fire
-                anyf |= fire
+            if fast:
+                anyf, lo, hi = _row_default(S, W, sb, wb, F, thr, thrlo, keep, fl)
+            else:
+                anyf, lo, hi = _row_generic(
+                    S, W, sb, wb, F, thr, thrlo, rtz, clamp, skipzero, ovf, check_sum, fl
+                )
             if ovf == OVF_ERROR and (lo < -32768 or hi > 32767):
                 # The feature is not tracked in the vectorised loop; f = -1 means "one of this tap's".
                 _overflow_error(err, L, -1, xo, yo, t, hi if hi > 32767 else lo)
@@ -166,7 +222,7 @@ def _compute_event(
     cnt[C_SYNOPS, L] += synops
     cnt[C_GEN, L] += nsp
     if nsp > 1:
-        scratch[sc : sc + nsp] = np.sort(scratch[sc : sc + nsp])
+        _sort(scratch, sc, nsp)
     return nsp
 
 
@@ -209,7 +265,7 @@ def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: An
                     nsp += 1
     cnt[C_GEN, L] += nsp
     if nsp > 1:
-        lscratch[sc : sc + nsp] = np.sort(lscratch[sc : sc + nsp])
+        _sort(lscratch, sc, nsp)
     return nsp
 
 

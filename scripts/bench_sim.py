@@ -1,0 +1,142 @@
+"""Benchmark of the event-driven simulator against the time-stepped (torch) evaluation.
+
+Two networks, built directly as ChipConfigs with random integer weights:
+
+- N-MNIST-like: 2×34×34 → conv 8 k3 p1 → pool 2 → conv 16 k3 p1 → pool 2 → Linear 16·8·8 → 10 (as conv k8).
+- DVS-gesture-like (7 cores): 2×128×128 → conv 16 k3 s2 p1 (64×64) → pool 2 → conv 32 k3 p1 → pool 2 →
+  conv 64 k3 p1 → pool 2 → conv 64 k3 p1 → pool 2 → conv 64 k3 p1 → pool 2 → Linear 64·2·2 → 64 (conv k2)
+  → Linear 64 → 11 (conv k1). Every core fits its memory (SPECK_SEMANTICS §7.1).
+
+Input: independent Bernoulli pixels at 1 %, 2 %, 5 % density per bin, 100 bins of 1 ms. Both simulators run
+single-threaded (``torch.set_num_threads(1)``) on the same input in the same process, after a warm-up;
+the median of the repeats is reported. Usage: ``python scripts/bench_sim.py [--repeats 5] [--threads N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from deploy.sim.events import raster_to_events
+from deploy.sim.simulator import simulate, simulate_batch
+from deploy.sim.timestepped import run_timestepped
+from hwconfig.config import (
+    ChipConfig,
+    CnnLayerConfig,
+    CnnLayerDestination,
+    CnnLayerDimensions,
+    IOShape,
+    Vec2,
+)
+from hwconfig.spec import conv_output_size
+
+# (in_c, out_c, k, stride, pad, pool to the next layer)
+NMNIST = [(2, 8, 3, 1, 1, 2), (8, 16, 3, 1, 1, 2), (16, 10, 8, 1, 0, 1)]
+GESTURE = [
+    (2, 16, 3, 2, 1, 2),
+    (16, 32, 3, 1, 1, 2),
+    (32, 64, 3, 1, 1, 2),
+    (64, 64, 3, 1, 1, 2),
+    (64, 64, 3, 1, 1, 2),
+    (64, 64, 2, 1, 0, 1),
+    (64, 11, 1, 1, 0, 1),
+]
+GESTURE_CORES = [0, 3, 4, 5, 6, 1, 7]
+
+
+def build(
+    spec: list[tuple[int, int, int, int, int, int]], size: int, cores: list[int], seed: int, gain: float = 1.0
+) -> ChipConfig:
+    """A chain of cores with random weights (mostly positive) and thresholds that let activity propagate."""
+    rng = np.random.default_rng(seed)
+    config = ChipConfig()
+    wh = size
+    pool_in = 1
+    for i, (c, f, k, s, p, pool) in enumerate(spec):
+        out = conv_output_size(wh, k, s, p)
+        w = rng.integers(-30, 51, size=(f, c, k, k))
+        # A neuron sees c·k² input positions, each carrying pool_in² × the previous layer's event density;
+        # a threshold of c·k²·pool_in²·mean(w) keeps each layer's spike density near the input's.
+        thr = int(min(32000, max(60, gain * c * k * k * pool_in**2 * w.mean())))
+        pool_in = pool
+        last = i == len(spec) - 1
+        dests = (CnnLayerDestination(enable=not last, layer=cores[i + 1] if not last else 0, pooling=pool),)
+        config = config.with_layer(
+            cores[i],
+            CnnLayerConfig(
+                dimensions=CnnLayerDimensions(
+                    input_shape=IOShape(Vec2(wh, wh), c),
+                    output_shape=IOShape(Vec2(out, out), f),
+                    padding=Vec2(p, p),
+                    stride=Vec2(s, s),
+                    kernel_size=k,
+                ),
+                weights=w,
+                biases=np.zeros(f, np.int64),
+                neurons_initial_value=np.zeros((f, out, out), np.int64),
+                threshold_high=thr,
+                threshold_low=-thr,
+                monitor_enable=last,
+                destinations=(*dests, CnnLayerDestination()),
+            ),
+        )
+        wh = out // pool
+    return config
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bins", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=0, help="also time simulate_batch with this many threads")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    nets = {
+        "nmnist-like": (build(NMNIST, 34, [0, 1, 2], seed=1, gain=0.3), 34),
+        "gesture-like": (build(GESTURE, 128, GESTURE_CORES, seed=2, gain=0.3), 128),
+    }
+    print(
+        f"{'network':<13} {'density':>7} {'in events':>10} {'synops':>11} {'out':>6} {'event-driven s':>14} "
+        f"{'synops/s':>10} {'events/s':>10} {'time-stepped s':>14} {'speed-up':>8}"
+    )
+    for name, (config, size) in nets.items():
+        entry = config.used_cores()[0]
+        for density in (0.01, 0.02, 0.05):
+            rng = np.random.default_rng(int(density * 1000))
+            raster = (rng.random((args.bins, 2, size, size)) < density).astype(np.int64)
+            events = raster_to_events(raster, layer=entry, dt_us=1000)
+            res = simulate(config, events)  # warm-up (numba compile or cache load)
+            t_ev = median_time(lambda ev=events, cfg=config: simulate(cfg, ev), args.repeats)
+            x = torch.as_tensor(raster, dtype=torch.float32)
+            run_timestepped(config, {entry: x[:2]})
+            t_ts = median_time(lambda cfg=config, e=entry, x=x: run_timestepped(cfg, {e: x}), args.repeats)
+            synops = int(res.synops.sum())
+            print(
+                f"{name:<13} {density:>7.0%} {len(events):>10} {synops:>11} {len(res.events):>6} {t_ev:>14.4f} "
+                f"{synops / t_ev:>10.3g} {len(events) / t_ev:>10.3g} {t_ts:>14.4f} {t_ts / t_ev:>7.1f}x"
+            )
+            if args.threads > 1 and density == 0.02:
+                batch = [events] * (2 * args.threads)
+                simulate_batch(config, batch[:2], workers=args.threads)
+                t1 = median_time(lambda b=batch, cfg=config: simulate_batch(cfg, b, workers=1), 3)
+                tn = median_time(lambda b=batch, cfg=config: simulate_batch(cfg, b, workers=args.threads), 3)
+                print(f"{'':<13} batch of {len(batch)}: 1 thread {t1:.3f} s, {args.threads} threads {tn:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
