@@ -176,11 +176,23 @@ class Reporter:
             self.err.print(text)
 
 
-def timed(reporter: Reporter, label: str, timings: dict[str, float], fn: Callable[[], T]) -> T:
+STEP_LABELS = {
+    "compile": "compile",
+    "target_simulator": "run on the simulator (the target)",
+    "target_board": "run on the board (the target)",
+    "simulate_all_layers": "simulate with every layer monitored",
+    "timestep_float": "time-stepped float model",
+    "timestep_quantised": "time-stepped quantised model",
+}
+"""Step key (as in ``summary.json`` ``timings_s``) → progress label."""
+
+
+def timed(reporter: Reporter, key: str, timings: dict[str, float], fn: Callable[[], T]) -> T:
+    """Run ``fn`` under a progress line; record its duration under ``key``."""
     t0 = time.perf_counter()
-    with reporter.step(label):
+    with reporter.step(STEP_LABELS[key]):
         value = fn()
-    timings[label] = time.perf_counter() - t0
+    timings[key] = time.perf_counter() - t0
     return value
 
 
@@ -454,17 +466,15 @@ def analyse(
     analysis_config = monitor_all(result.config, core_of)
     sim = timed(
         reporter,
-        "simulate all layers",
+        "simulate_all_layers",
         timings,
         lambda: simulate(analysis_config, inp.events, chip=result.chip),
     )
     last_ts = int(inp.events["timestamp"].max()) if len(inp.events) else 0
     n_bins = last_ts // dt_us + 1
     raster = events_to_raster(inp.model_events, dt_us, graph.input_shape, t0_us=0, n_bins=n_bins)
-    float_out = timed(reporter, "time-stepped float model", timings, lambda: evaluate(graph, raster))
-    quant_out = timed(
-        reporter, "time-stepped quantised model", timings, lambda: evaluate(result.qgraph, raster)
-    )
+    float_out = timed(reporter, "timestep_float", timings, lambda: evaluate(graph, raster))
+    quant_out = timed(reporter, "timestep_quantised", timings, lambda: evaluate(result.qgraph, raster))
     float_layers, quant_layers = list(float_out.spikes), list(quant_out.spikes)
     out_shapes = [layer.out_shape for layer in graph.layers]
     counts = {
@@ -620,7 +630,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = timed(
         reporter,
-        "compile (load, normalise, quantise, check, place, emit)",
+        "compile",
         timings,
         lambda: compile_model(model_path, **_common.model_kwargs(args)),
     )
@@ -634,13 +644,11 @@ def run(args: argparse.Namespace) -> int:
 
         target = Simulator(chip=chip)
         target.load(result.config)
-        output_events = timed(
-            reporter, "run on the simulator (target)", timings, lambda: target.run(inp.events)
-        )
+        output_events = timed(reporter, "target_simulator", timings, lambda: target.run(inp.events))
         target_name = "simulator"
     else:
         output_events = timed(
-            reporter, "run on the board", timings, lambda: run_board(result.config, inp.events, chip, board)
+            reporter, "target_board", timings, lambda: run_board(result.config, inp.events, chip, board)
         )
         target_name = f"board {board}"
 
