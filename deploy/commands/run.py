@@ -635,6 +635,14 @@ def run(args: argparse.Namespace) -> int:
         lambda: compile_model(model_path, **_common.model_kwargs(args)),
     )
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
+    dvs = result.graph.dvs
+    if dvs is not None:
+        cores = ", ".join(str(result.placement.core_of[i]) for i in dvs.destinations)
+        notes.append(
+            f"input goes through the chip's DVS pre-processing layer (layer 13): input "
+            f"{'×'.join(map(str, dvs.input_shape))}, sum pooling {dvs.pooling[0]}×{dvs.pooling[1]}"
+            f"{', polarities merged' if dvs.merge_polarities else ''}, to core(s) {cores}"
+        )
     inp = resolve_input(args, result, model_path)
     validate_events(inp.events, result.config, dvs_size=chip.dvs_size)
     reporter.info(f"input: {inp.info.description}: {inp.info.n_events} events")
