@@ -527,3 +527,50 @@ def test_stored_nonzero_state_is_noted() -> None:
     np.testing.assert_array_equal(g.layers[0].initial_state, model[1].v_mem[0].detach().numpy())
     assert float(g.layers[0].initial_state.min()) > 0.39
     assert any("starts from the membrane state stored in the model" in n for n in g.notes)
+
+
+def _random_chain(gen: np.random.Generator) -> tuple[nn.Sequential, tuple[int, int, int]]:
+    import sinabs.activation as sa
+
+    c, size = int(gen.integers(1, 3)), int(gen.choice([8, 12, 16]))
+    shape = (c, size, size)
+    layers: list[nn.Module] = []
+    h = size
+    for _ in range(int(gen.integers(1, 4))):
+        k = int(gen.integers(1, 4))
+        stride = int(gen.choice([1, 2]))
+        pad = int(gen.integers(0, k))
+        if (h + 2 * pad - k) // stride + 1 < 2:
+            break
+        f = int(gen.integers(1, 5))
+        layers.append(nn.Conv2d(c, f, k, stride=stride, padding=pad, bias=bool(gen.integers(0, 2))))
+        reset = sa.MembraneReset() if gen.integers(0, 2) else sa.MembraneSubtract()
+        spike = sa.SingleSpike if gen.integers(0, 2) else sa.MultiSpike
+        thr = float(gen.choice([0.5, 1.0, 2.0]))
+        layers.append(
+            sl.IAFSqueeze(batch_size=1, spike_threshold=thr, min_v_mem=-thr, reset_fn=reset, spike_fn=spike)
+        )
+        c, h = f, (h + 2 * pad - k) // stride + 1
+        if h >= 4 and gen.integers(0, 2):
+            layers.append(sl.SumPool2d(2))
+            h //= 2
+    if gen.integers(0, 2):
+        layers += [nn.Flatten(), nn.Linear(c * h * h, 3), iaf()]
+    return nn.Sequential(*layers), shape
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_chains_evaluate_exactly_like_sinabs(seed: int) -> None:
+    """normalize + timestep.evaluate compute what the sinabs model itself computes, bit for bit."""
+    from deploy.timestep import evaluate
+
+    gen = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    model, shape = _random_chain(gen)
+    assert any(isinstance(m, sl.IAFSqueeze) for m in model)
+    g = normalize(model, shape)
+    raster = gen.integers(0, 3, size=(10, *shape)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(raster)).numpy()
+    out = evaluate(g, raster).output
+    np.testing.assert_array_equal(out.reshape(expected.shape), expected)
