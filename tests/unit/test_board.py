@@ -547,3 +547,63 @@ def test_double_device_rules_are_enforced() -> None:
         kit.get_model()
     with pytest.raises(ValueError, match=r"Spike\.x: 128 outside \[0, 127\]"):
         samna.speck2f.event.Spike(x=128)
+
+
+def test_invalid_target_arguments() -> None:
+    with pytest.raises(ValueError, match="timeout_s must be positive"):
+        BoardTarget("speck2f", timeout_s=0)
+    with pytest.raises(ValueError, match="invalid CollectPolicy"):
+        CollectPolicy(quiet_polls=0)
+
+
+def test_samna_failures_while_streaming_are_board_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    samna = make_samna(BOARDS)
+    with target(samna) as board:
+        board.load(single_neuron())
+        kit = samna.device.controller.opened[2]
+
+        def fail(*args: Any) -> Any:
+            raise RuntimeError("USB transfer error")
+
+        monkeypatch.setattr(board._source, "write", fail)
+        with pytest.raises(BoardError, match="streaming 1 events to the board failed: USB transfer error"):
+            board.run(make_events([0], 2, 0, 0, 0))
+        monkeypatch.undo()
+        calls = {"n": 0}
+        original = board._sink.get_events
+
+        def fail_later() -> Any:
+            calls["n"] += 1
+            if calls["n"] > 1:  # the drain before the run succeeds, the first poll fails
+                raise RuntimeError("device disconnected")
+            return original()
+
+        monkeypatch.setattr(board._sink, "get_events", fail_later)
+        with pytest.raises(
+            BoardError, match="reading board output failed after 0 events: device disconnected"
+        ):
+            board.run(make_events([0], 2, 0, 0, 0))
+        monkeypatch.undo()
+        assert kit.closed is False
+
+
+def test_graph_setup_and_close_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    samna = make_samna(BOARDS)
+
+    class BrokenGraph:
+        def sequential(self, nodes: Any) -> Any:
+            raise RuntimeError("no such node type")
+
+    monkeypatch.setattr(samna.graph, "EventFilterGraph", BrokenGraph)
+    with pytest.raises(
+        BoardError, match="board Speck2fDevKit:0: cannot set up the event graph: no such node type"
+    ):
+        target(samna).open()
+    assert samna.device.controller.opened == {}  # closed again after the failure
+
+    samna = make_samna(BOARDS)
+    board = target(samna).open()
+    monkeypatch.setattr(samna.device, "close_device", lambda dev: (_ for _ in ()).throw(RuntimeError("busy")))
+    with pytest.raises(BoardError, match="closing board Speck2fDevKit:0 failed: busy"):
+        board.close()
+    board.close()  # a second close is a no-op

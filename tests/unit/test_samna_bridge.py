@@ -524,3 +524,69 @@ def test_double_rejects_unknown_names_wrong_types_ranges_and_resizing(samna: Any
     w = layer.weights
     w[0][0][0][0] = 9  # array getters hand out copies
     assert layer.weights == [[[[0]]]]
+
+
+# ------------------------------------------------------------------------------ remaining error paths
+
+
+def test_unknown_samna_module_and_missing_class(samna: Any) -> None:
+    from hwconfig.chips import get_chip
+
+    odd = dataclasses.replace(get_chip("speck2f"), samna_module="speck3")
+    with pytest.raises(SamnaError, match=r"no samna configuration schema is known for samna module 'speck3'"):
+        to_samna(ChipConfig(), odd, samna)
+    del samna.speck2e.configuration.SpeckConfiguration
+    with pytest.raises(
+        SamnaError, match=r"samna has no class samna\.speck2e\.configuration\.SpeckConfiguration"
+    ):
+        to_samna(ChipConfig(), "speck2e", samna)
+
+
+def test_list_length_mismatch_is_reported_both_ways(samna: Any) -> None:
+    config = ChipConfig()
+    short = dataclasses.replace(config, cnn_layers=config.cnn_layers[:8])
+    with pytest.raises(ConfigError, match=r"cnn_layers: samna has 9 entries, the configuration 8"):
+        to_samna(short, "speck2f", samna)
+    obj = to_samna(config, "speck2f", samna)
+
+    class Fewer:
+        def __getattr__(self, name: str) -> Any:
+            return list(obj.cnn_layers)[:3] if name == "cnn_layers" else getattr(obj, name)
+
+    with pytest.raises(ConfigError, match=r"cnn_layers: samna has 3 entries, expected 9"):
+        from_samna(Fewer(), "speck2f")
+
+
+def test_non_integer_arrays_from_samna_are_rejected(samna: Any) -> None:
+    obj = to_samna(ChipConfig(), "speck2f", samna)
+
+    class FloatWeights:
+        def __getattr__(self, name: str) -> Any:
+            if name == "cnn_layers":
+                layers = list(obj.cnn_layers)
+                layers[0] = FloatLayer()
+                return layers
+            return getattr(obj, name)
+
+    class FloatLayer:
+        def __getattr__(self, name: str) -> Any:
+            return [[[[0.5]]]] if name == "weights" else getattr(obj.cnn_layers[0], name)
+
+    with pytest.raises(
+        ConfigError, match=r"cnn_layers\[0\]\.weights: expected a 4-dimensional integer array"
+    ):
+        from_samna(FloatWeights(), "speck2f")
+
+
+def test_kill_bit_shape_mismatch_and_missing_kill_bits(samna: Any) -> None:
+    obj = to_samna(ChipConfig(), "dynapcnn", samna)
+    layer = obj.cnn_layers[1]
+    layer.biases_kill_bit = [True, True]  # 2 bits for 1 bias
+    obj.cnn_layers[1] = layer
+    with pytest.raises(
+        ConfigError, match=r"cnn_layers\[1\]\.biases_kill_bit: shape \(2,\) differs from biases \(1,\)"
+    ):
+        from_samna(obj, "dynapcnn")
+    speck = to_samna(ChipConfig(), "speck2f", samna)  # has no kill bits at all
+    with pytest.raises(ConfigError, match=r"cnn_layers\[0\]\.weights_kill_bit: missing in the samna object"):
+        from_samna(speck, "dynapcnn")
