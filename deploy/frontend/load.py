@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import importlib.util
 import io
+import pickle
 import pickletools
 import pkgutil
 import re
@@ -227,7 +228,7 @@ def _torch_load(path: Path, trust_model_file: bool) -> Any:
     try:
         with torch.serialization.safe_globals(_safe_classes()):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle_error_types() as exc:
+    except pickle.UnpicklingError as exc:
         if not _is_refusal(path, exc):
             raise ModelLoadError(_corrupt(path, _weights_unpickler_detail(exc))) from None
         if not trust_model_file:
@@ -254,13 +255,6 @@ def _torch_load(path: Path, trust_model_file: bool) -> Any:
         raise ModelLoadError(_corrupt(path, exc)) from None
     except (EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
         raise ModelLoadError(_corrupt(path, exc)) from None
-
-
-def pickle_error_types() -> tuple[type[BaseException], ...]:
-    """Exception types ``torch.load(weights_only=True)`` raises for a refused global."""
-    import pickle
-
-    return (pickle.UnpicklingError,)
 
 
 def _corrupt(path: Path, exc: BaseException) -> str:
@@ -410,6 +404,12 @@ def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], source
             + ". Pass the architecture the weights were trained with, or rebuild it with the same "
             "layer sizes and names."
         )
+    for key, value in expected.items():
+        if key in state and tuple(state[key].shape) != tuple(value.shape):
+            # A neuron state saved after a run: resize the (registered) buffer so it can be loaded.
+            owner_path, _, buffer = key.rpartition(".")
+            owner = module.get_submodule(owner_path) if owner_path else module
+            setattr(owner, buffer, torch.zeros_like(state[key]))
     try:
         module.load_state_dict(dict(state), strict=True)
     except RuntimeError as exc:

@@ -412,3 +412,15 @@ def test_refusal_lists_every_disallowed_class_of_a_protocol_4_pickle(tmp_path: P
         ModelLoadError, match=r"`test_frontend_load\.CustomNet`, `test_frontend_load\.Exploit`"
     ):
         load_model(path)
+
+
+def test_state_dict_saved_after_a_run_loads_its_neuron_state(tmp_path: Path) -> None:
+    model = seeded(build_tiny)
+    model(torch.rand(3, *TINY_SHAPE))  # v_mem buffers now (1, F, H, W)
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    loaded = load_model(
+        tmp_path / "sd.pt", architecture="helpers.snn_models:build_tiny", input_shape=TINY_SHAPE
+    )
+    g = normalize(loaded)
+    assert g.layers[0].initial_state is not None
+    np.testing.assert_array_equal(g.layers[0].initial_state, model[1].v_mem[0].detach().numpy())
