@@ -348,6 +348,8 @@ class ChipConfig(_Node):
         for i, layer in enumerate(self.cnn_layers):
             if layer.monitor_enable or layer.enabled_destinations:
                 used.add(i)
-            used.update(d.layer for d in layer.enabled_destinations if d.layer < N_CNN_LAYERS)
-        used.update(d.layer for d in self.dvs_layer.destinations if d.enable and d.layer < N_CNN_LAYERS)
+            used.update(d.layer for d in layer.enabled_destinations if 0 <= d.layer < N_CNN_LAYERS)
+        used.update(
+            d.layer for d in self.dvs_layer.destinations if d.enable and 0 <= d.layer < N_CNN_LAYERS
+        )
         return tuple(sorted(used))

@@ -408,6 +408,8 @@ def _check_network(p: _Problems, config: ChipConfig, spec: ChipSpec) -> None:
                 link = CnnLayerDestination(enable=True, layer=ddest.layer)
                 _check_link(p, f"dvs_layer.destinations[{j}]", link, x, y, f, layers, source="DVS layer")
     for core in config.used_cores():
+        if core not in spec.core_ids:  # an out-of-range destination layer, already reported
+            continue
         _check_memory(p, f"cnn_layers[{core}]", layers[core], spec.core(core))
 
 

@@ -576,3 +576,15 @@ def test_any_int_change_is_accepted_or_reported(edits: list[tuple[tuple[Any, ...
         validate_config(config, "speck2f")
     except ConfigError as exc:
         assert exc.problems and all(": " in p for p in exc.problems)
+
+
+@pytest.mark.parametrize("layer", [-1, -10])
+def test_negative_destination_layer_is_reported_not_crashing(layer: int) -> None:
+    """Found by the hypothesis test above: a negative destination id was taken as a used core (IndexError /
+    KeyError in the memory check) instead of being reported as out of range."""
+    data = copy.deepcopy(_NET_DICT)
+    data["cnn_layers"][0]["destinations"][0]["layer"] = layer
+    config = config_from_dict(data)
+    assert all(0 <= c < len(config.cnn_layers) for c in config.used_cores())
+    with pytest.raises(ConfigError, match=rf"cnn_layers\[0\]\.destinations\[0\]\.layer: {layer} "):
+        validate_config(config, "speck2f")
