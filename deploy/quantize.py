@@ -2,14 +2,14 @@
 
 The default rule reproduces sinabs 3.1.3's ``_discretize_conv_spk_`` bit for bit (SPECK_SEMANTICS §9.1):
 one scale per chip layer, the smallest of the scales that fit the weights and the bias into 8 bits and the
-thresholds (and an initial state) into 16 bits, computed in float32 torch arithmetic exactly as sinabs
-does, then ``torch.round`` (round half to even).
+thresholds (and an initial state) into 16 bits, computed in float32 arithmetic exactly as sinabs does,
+then rounded half to even like ``torch.round`` (in numpy: same integers, without torch's thread start-up
+cost on small tensors).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -29,25 +29,32 @@ PLAIN_MIN_V_MEM = -(2**15)
 Rule = Literal["sinabs", "calibrated"]
 
 
-def sinabs_scale(t: torch.Tensor, bits: int) -> torch.Tensor:
+def sinabs_scale(t: torch.Tensor | npt.NDArray[np.floating], bits: int) -> torch.Tensor:
     """sinabs ``determine_discretization_scale``: the largest s with ``round(t·s)`` in the signed range.
 
-    Kept in sinabs's float32 tensor arithmetic so results match bit for bit; an all-zero tensor gives
-    ``inf`` (it then never limits the common scale).
+    The minimum and maximum are exact elements of ``t`` (numpy finds the same ones as torch, without
+    torch's intra-op threads); the division is kept in sinabs's 0-d float32 tensor arithmetic so results
+    match bit for bit. An all-zero tensor gives ``inf`` (it then never limits the common scale).
     """
     lo = -(2 ** (bits - 1))
     hi = 2 ** (bits - 1) - 1
-    mn = torch.min(t)
-    mx = torch.max(t)
+    a = t.numpy() if isinstance(t, torch.Tensor) else np.asarray(t, dtype=np.float32)
+    mn = torch.tensor(float(a.min()), dtype=torch.float32)
+    mx = torch.tensor(float(a.max()), dtype=torch.float32)
     ratio = abs(lo / hi)
     if abs(mn) <= abs(mx) * ratio:
         return abs(hi / mx)
     return abs(lo / mn)
 
 
-def _round(t: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """sinabs ``discretize_tensor(..., to_int=False)``: ``torch.round(t * scale)`` (half to even)."""
-    return torch.round(t * scale)
+def _round(a: npt.NDArray[np.float32], scale: torch.Tensor) -> npt.NDArray[np.float32]:
+    """sinabs ``discretize_tensor(..., to_int=False)``: ``torch.round(t * scale)``, in numpy.
+
+    The float32 product is the same IEEE operation in both libraries and ``np.rint`` rounds half to even
+    like ``torch.round``, so the integers are sinabs's bit for bit (tests/golden compare them with sinabs's
+    own); numpy avoids torch's intra-op thread start-up, which dominated compile time on small tensors.
+    """
+    return np.rint(a * np.float32(float(scale)))
 
 
 def quantize(
@@ -94,145 +101,130 @@ def quantize(
     raise QuantizationError(f"unknown quantisation rule {rule!r}; use 'sinabs' (default) or 'calibrated'")
 
 
-def _float_tensors(layer: ChipLayer) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    weight = torch.from_numpy(np.asarray(layer.weight, dtype=np.float32).copy())
-    has_bias = layer.bias is not None
-    bias = (
-        torch.from_numpy(np.asarray(layer.bias, dtype=np.float32).copy())
-        if layer.bias is not None
-        else torch.zeros(layer.out_features)
-    )
-    return weight, bias, has_bias
+def _f32(a: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    return np.asarray(a, dtype=np.float32)
+
+
+def _float_arrays(layer: ChipLayer) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Weight and bias as float32 (a missing bias is zeros, as sinabs quantises it)."""
+    bias = _f32(layer.bias) if layer.bias is not None else np.zeros(layer.out_features, dtype=np.float32)
+    return _f32(layer.weight), bias
+
+
+def _state_scale(layer: ChipLayer) -> tuple[npt.NDArray[np.float32] | None, torch.Tensor | None]:
+    """The stored initial state (float32) and its 16-bit scale, or (None, None) for a fresh state."""
+    if layer.initial_state is None:
+        return None, None
+    state = _f32(layer.initial_state)
+    return state, sinabs_scale(state, STATE_BITS)
 
 
 def _quantize_sinabs(layer: ChipLayer, allow_plain: bool) -> QuantizedLayer:
-    weight, bias, _ = _float_tensors(layer)
+    weight, bias = _float_arrays(layer)
     plain = layer.min_v_mem is None
-    min_v = float(PLAIN_MIN_V_MEM) if plain else float(layer.min_v_mem)  # type: ignore[arg-type]
-    thresholds = torch.tensor((min_v, float(layer.threshold)), dtype=torch.float32)
+    min_v = float(PLAIN_MIN_V_MEM) if layer.min_v_mem is None else float(layer.min_v_mem)
+    thresholds = _f32((min_v, float(layer.threshold)))
     s_w = sinabs_scale(weight, WEIGHT_BITS)
     s_b = sinabs_scale(bias, WEIGHT_BITS)
     s_t = sinabs_scale(thresholds, STATE_BITS)
-    candidates = [s_w, s_b, s_t]
-    state = None
-    s_n: torch.Tensor | None = None
-    if layer.initial_state is not None:
-        state = torch.from_numpy(np.asarray(layer.initial_state, dtype=np.float32).copy())
-        s_n = sinabs_scale(state, STATE_BITS)
-        candidates.append(s_n)
-    scale = min(candidates)  # Python min over 0-d tensors, as sinabs
+    state, s_n = _state_scale(layer)
+    scale = _common_scale(s_w, s_b, s_t, s_n)
 
     if plain and float(s_t) < min(float(s_w), float(s_b)) and not allow_plain:
         q = _round(weight, scale)
         nz = weight != 0
-        zero_frac = float(((q == 0) & nz).sum()) / max(int(nz.sum()), 1)
+        zero_frac = int(np.count_nonzero((q == 0) & nz)) / max(int(np.count_nonzero(nz)), 1)
         raise QuantizationError(
             f"layer '{layer.name}' (modules {', '.join(layer.modules)}): min_v_mem is None, so sinabs "
             f"reserves the 16-bit lower threshold for {PLAIN_MIN_V_MEM}; with threshold "
             f"{layer.threshold:g} that uses up the state range and the common scale collapses to "
-            f"{float(scale):g} (the weights alone would "
-            f"allow {float(s_w):g}): the largest weight becomes {int(q.abs().max())} of 127 and "
-            f"{zero_frac:.0%} of the non-zero weights round to 0. Fix: give the spiking layer a lower "
-            f"bound, e.g. `IAFSqueeze(..., min_v_mem=-{layer.threshold:g})` (-threshold, as "
-            "sinabs.from_torch does), "
-            "or use rule='calibrated' with sample input; to accept the collapsed weights anyway, call "
-            "quantize(..., allow_plain_min_v_mem_none=True)"
+            f"{float(scale):g} (the weights alone would allow {float(s_w):g}): the largest weight becomes "
+            f"{int(np.abs(q).max())} of 127 and {zero_frac:.0%} of the non-zero weights round to 0. Fix: "
+            f"give the spiking layer a lower bound, e.g. `IAFSqueeze(..., min_v_mem=-{layer.threshold:g})` "
+            "(-threshold, as sinabs.from_torch does), or quantise with sample input (CLI: "
+            "`--quantization calibrated --calibration FILE`; Python: rule='calibrated', calibration=raster); "
+            "to accept the collapsed weights anyway, pass `--allow-plain-min-v-mem-none` (Python: "
+            "quantize(..., allow_plain_min_v_mem_none=True) or compile_model(..., "
+            "allow_plain_min_v_mem_none=True))"
         )
 
-    w_q = _round(weight, scale)
-    b_q = _round(bias, scale)
     low_q, thr_q = _round(thresholds, scale)
-    v_q = _round(state, scale) if state is not None else torch.zeros(layer.out_shape, dtype=torch.float32)
     return _finish(
         layer,
-        w_q,
-        b_q,
-        int(thr_q),
-        int(low_q),
-        v_q,
         weight,
-        scale=float(scale),
-        candidates=(float(s_w), float(s_b), float(s_t), float(s_n) if s_n is not None else math.inf),
+        bias,
+        state,
+        scale,
+        (s_w, s_b, s_t, s_n),
+        thr_q=int(thr_q),
+        low_q=int(low_q),
         rule="sinabs-plain" if plain else "sinabs",
     )
 
 
 def _quantize_calibrated(layer: ChipLayer, v_min: float, v_max: float) -> QuantizedLayer:
     """Largest scale keeping weights in int8, and bias, thresholds and observed states in int16."""
-    weight, bias, _ = _float_tensors(layer)
-    max_w = float(weight.clamp(min=0).max()) if weight.numel() else 0.0
+    weight, bias = _float_arrays(layer)
+    max_w = max(float(weight.max()), 0.0) if weight.size else 0.0
     s_w = sinabs_scale(weight, WEIGHT_BITS)
     s_b = sinabs_scale(bias, STATE_BITS)
     bounds = [float(layer.threshold), v_max + max_w, v_min]
     if layer.min_v_mem is not None:
         bounds.append(float(layer.min_v_mem))
-    s_t = sinabs_scale(torch.tensor(bounds, dtype=torch.float32), STATE_BITS)
-    candidates = [s_w, s_b, s_t]
-    state = None
-    s_n: torch.Tensor | None = None
-    if layer.initial_state is not None:
-        state = torch.from_numpy(np.asarray(layer.initial_state, dtype=np.float32).copy())
-        s_n = sinabs_scale(state, STATE_BITS)
-        candidates.append(s_n)
-    scale = min(candidates)
-    w_q = _round(weight, scale)
-    b_q = _round(bias, scale)
-    thr_q = int(_round(torch.tensor(float(layer.threshold)), scale))
-    if layer.min_v_mem is not None:
-        low_q = int(_round(torch.tensor(float(layer.min_v_mem)), scale))
-    else:
-        low_q = PLAIN_MIN_V_MEM
-    v_q = _round(state, scale) if state is not None else torch.zeros(layer.out_shape, dtype=torch.float32)
+    s_t = sinabs_scale(_f32(bounds), STATE_BITS)
+    state, s_n = _state_scale(layer)
+    scale = _common_scale(s_w, s_b, s_t, s_n)
+    thr_q = int(_round(_f32(layer.threshold), scale))
+    low_q = PLAIN_MIN_V_MEM if layer.min_v_mem is None else int(_round(_f32(layer.min_v_mem), scale))
     return _finish(
-        layer,
-        w_q,
-        b_q,
-        thr_q,
-        low_q,
-        v_q,
-        weight,
-        scale=float(scale),
-        candidates=(float(s_w), float(s_b), float(s_t), float(s_n) if s_n is not None else math.inf),
-        rule="calibrated",
+        layer, weight, bias, state, scale, (s_w, s_b, s_t, s_n), thr_q=thr_q, low_q=low_q, rule="calibrated"
     )
 
 
-def _clip(t: torch.Tensor, bits: int) -> tuple[npt.NDArray[np.int64], int]:
+def _common_scale(*scales: torch.Tensor | None) -> torch.Tensor:
+    """The smallest candidate scale (Python ``min`` over 0-d tensors, as sinabs); None is skipped."""
+    return min(s for s in scales if s is not None)
+
+
+def _clip(t: npt.NDArray[np.float32], bits: int) -> tuple[npt.NDArray[np.int64], int]:
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    arr = t.to(torch.int64).numpy()
+    arr = t.astype(np.int64)
     saturated = int(np.count_nonzero((arr < lo) | (arr > hi)))
     return np.clip(arr, lo, hi).astype(np.int64), saturated
 
 
 def _finish(
     layer: ChipLayer,
-    w_q: torch.Tensor,
-    b_q: torch.Tensor,
+    weight: npt.NDArray[np.float32],
+    bias: npt.NDArray[np.float32],
+    state: npt.NDArray[np.float32] | None,
+    scale: torch.Tensor,
+    candidates: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
+    *,
     thr_q: int,
     low_q: int,
-    v_q: torch.Tensor,
-    weight: torch.Tensor,
-    *,
-    scale: float,
-    candidates: Sequence[float],
     rule: str,
 ) -> QuantizedLayer:
+    """Round weight, bias and state with ``scale``, clip everything to the chip's words, and measure."""
+    w_q = _round(weight, scale)
+    b_q = _round(bias, scale)
+    v_q = _round(state, scale) if state is not None else np.zeros(layer.out_shape, dtype=np.float32)
     w, sat_w = _clip(w_q, WEIGHT_BITS)
     b, sat_b = _clip(b_q, STATE_BITS)
     v, sat_v = _clip(v_q, STATE_BITS)
     thr = min(max(thr_q, 0), 2**15 - 1)
     low = min(max(low_q, -(2**15)), -1)
     saturated = sat_w + sat_b + sat_v + int(thr != thr_q) + int(low != low_q)
-    nz = weight.numpy() != 0
+    nz = weight != 0
     zero_fraction = float(np.count_nonzero((w == 0) & nz)) / max(int(np.count_nonzero(nz)), 1)
     w_max = int(w.max()) if w.size else 0
     w_pos = max(w_max, 0)
     stats = LayerQuantStats(
-        scale=scale,
-        scale_weights=candidates[0],
-        scale_bias=candidates[1],
-        scale_thresholds=candidates[2],
-        scale_state=candidates[3],
+        scale=float(scale),
+        scale_weights=float(candidates[0]),
+        scale_bias=float(candidates[1]),
+        scale_thresholds=float(candidates[2]),
+        scale_state=math.inf if candidates[3] is None else float(candidates[3]),
         weight_range=(int(w.min()) if w.size else 0, w_max),
         bias_range=(int(b.min()) if b.size else 0, int(b.max()) if b.size else 0),
         threshold_high=thr,

@@ -280,3 +280,39 @@ def test_sinabs_rule_always_fits_the_words(w: np.ndarray, thr: float) -> None:
         # The weights use their full range (sinabs maps an all-negative tensor to -127, not -128).
         assert int(np.abs(q.weight).max()) in (127, 128)
     assert q.stats.max_weight_over_threshold >= 0
+
+
+def _torch_reference(weight: np.ndarray, bits: int) -> tuple[float, list[int]]:
+    """sinabs's own arithmetic, all in torch: ``determine_discretization_scale`` and ``torch.round``."""
+    t = torch.from_numpy(weight)
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    mn, mx = torch.min(t), torch.max(t)
+    scale = abs(hi / mx) if abs(mn) <= abs(mx) * abs(lo / hi) else abs(lo / mn)
+    return float(scale), torch.round(t * scale).to(torch.int64).ravel().tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    w=hnp.arrays(
+        np.float32,
+        st.integers(1, 300),
+        elements=st.one_of(
+            st.floats(-1e3, 1e3, width=32),
+            # Values whose product with the scale lands on .5 exercise the tie rule.
+            st.integers(-255, 255).map(lambda k: k / 2.0),
+        ),
+    )
+)
+def test_numpy_scale_and_rounding_equal_torch_bit_for_bit(w: np.ndarray) -> None:
+    """quantize computes the scale's min/max and the rounding in numpy (no torch intra-op threads); the
+    result must be sinabs's torch arithmetic exactly, ties to even included."""
+    from deploy.quantize import WEIGHT_BITS, _round, sinabs_scale
+
+    w = w.reshape(-1, 1, 1, 1)
+    ref_scale, ref_ints = _torch_reference(w, WEIGHT_BITS)
+    scale = sinabs_scale(w, WEIGHT_BITS)
+    assert float(scale) == ref_scale or (math.isinf(ref_scale) and math.isinf(float(scale)))
+    if math.isfinite(ref_scale):
+        assert _round(w, scale).astype(np.int64).ravel().tolist() == ref_ints
+    ties = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5], dtype=np.float32)
+    assert _round(ties, torch.tensor(1.0)).tolist() == torch.round(torch.from_numpy(ties)).tolist()
