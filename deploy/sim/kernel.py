@@ -41,10 +41,11 @@ ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
 # Counter rows.
 C_SYNOPS, C_GEN, C_EMIT, C_INPUTS, C_DROPPED = range(5)
 
-_JIT: dict[str, Any] = {"cache": True, "nogil": True, "boundscheck": False}
+_JIT: dict[str, Any] = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
+_INLINE: dict[str, Any] = {**_JIT, "inline": "always"}
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _fit(v: int, mode: int) -> int:
     if mode == OVF_WRAP:
         return ((v + 32768) & 65535) - 32768
@@ -53,7 +54,7 @@ def _fit(v: int, mode: int) -> int:
     return v
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int) -> None:
     err[0] = ERR_OVERFLOW
     err[1] = core
@@ -64,7 +65,7 @@ def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int)
     err[6] = v
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _sort(a: Any, start: int, n: int) -> None:
     """Sort ``a[start:start+n]`` in place (insertion sort for short runs; they are mostly nearly sorted)."""
     if n > 48:
@@ -79,7 +80,7 @@ def _sort(a: Any, start: int, n: int) -> None:
         a[j + 1] = key
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _row_default(
     S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, fl: Any
 ) -> tuple[int, int, int]:
@@ -103,7 +104,7 @@ def _row_default(
     return anyf, lo, hi
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _row_generic(
     S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, rtz: bool, clamp: bool, skipzero: bool,
     ovf: int, check_sum: bool, fl: Any,
@@ -139,7 +140,7 @@ def _row_generic(
     return anyf, lo, hi
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _compute_event(
     L: int, c: int, x: int, y: int, t: int, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
     scratch: Any, xol: Any, yol: Any, nk: Any, cnt: Any, err: Any, fl: Any,
@@ -154,20 +155,30 @@ def _compute_event(
     nkx = 0
     for kx in range(k):
         nx = x + P[L, PX] - kx
-        if nx % sx != 0:
-            continue
-        xo = nx // sx
-        if 0 <= xo < Wout:
+        if nx < 0:
+            break  # nx decreases with kx; a negative nx gives x_o < 0
+        if sx != 1:
+            if nx % sx != 0:
+                continue
+            xo = nx // sx
+        else:
+            xo = nx
+        if xo < Wout:
             xol[L, nkx, 0] = kx
             xol[L, nkx, 1] = xo
             nkx += 1
     nky = 0
     for ky in range(k):
         ny = y + P[L, PY] - ky
-        if ny % sy != 0:
-            continue
-        yo = ny // sy
-        if 0 <= yo < Hout:
+        if ny < 0:
+            break
+        if sy != 1:
+            if ny % sy != 0:
+                continue
+            yo = ny // sy
+        else:
+            yo = ny
+        if yo < Hout:
             yol[L, nky, 0] = ky
             yol[L, nky, 1] = yo
             nky += 1
@@ -269,7 +280,7 @@ def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: An
     return nsp
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> Any:
     if n >= out.shape[0]:
         bigger = np.empty((2 * out.shape[0] + 64, 6), np.int64)
@@ -284,19 +295,19 @@ def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monito
     return out
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _readout(f: int, opt: Any, readout: Any) -> None:
     cls = f // 4 + 1 if opt[O_ERRATUM] != 0 else f
     if 0 <= cls < readout.shape[0]:
         readout[cls] += 1
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _in_range(D: int, f: int, x: int, y: int, P: Any) -> bool:
     return 0 <= f < P[D, C_] and 0 <= x < P[D, WIN] and 0 <= y < P[D, HIN]
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> None:
     err[0] = ERR_RANGE
     err[1] = src
@@ -394,7 +405,7 @@ def _drain(
     return out, nout
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _inject(
     L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
     scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
@@ -455,8 +466,11 @@ def run_kernel(
     nout = 0
     ti = 0
     nev = ev.shape[0]
+    tmax = ev[nev - 1, 0] if nev > 0 else 0
+    if ticks.shape[0] > 0:
+        tmax = max(tmax, ticks[ticks.shape[0] - 1])
     for e in range(nev + 1):
-        tev = ev[e, 0] if e < nev else np.iinfo(np.int64).max
+        tev = ev[e, 0] if e < nev else tmax
         while ti < ticks.shape[0] and ticks[ti] <= tev:
             tt = ticks[ti]
             ti += 1
