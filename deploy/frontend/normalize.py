@@ -21,7 +21,7 @@ from torch import nn
 
 from deploy.errors import ModelLoadError, UnsupportedLayerError
 from deploy.frontend.load import LoadedModel, load_model
-from deploy.frontend.trace import trace
+from deploy.frontend.trace import trace_graph
 from deploy.graph import OUTPUT, ChipLayer, DvsInput, Edge, LayerGraph, ResetMode, Shape3
 
 INPUT = -2
@@ -157,13 +157,13 @@ def normalize(
         )
     in_shape: Shape3 = (int(shape[0]), int(shape[1]), int(shape[2]))
 
-    gm = trace(module)
+    fx_graph = trace_graph(module)
     st = _State()
     st.notes.extend(getattr(module, "deploy_notes", ()))
-    _check_reuse(gm, st)
+    _check_reuse(fx_graph, module, st)
     values: dict[torch.fx.Node, Any] = {}
     outputs: list[Any] = []
-    for node in gm.graph.nodes:
+    for node in fx_graph.nodes:
         if node.op == "placeholder":
             if values:
                 values[node] = st.problem(node.name, "input", "models with several inputs are not supported")
@@ -172,7 +172,7 @@ def normalize(
         elif node.op == "output":
             outputs = _flatten_args(node.args[0], values)
         elif node.op == "call_module":
-            values[node] = _module_op(node, gm.get_submodule(str(node.target)), values, st)
+            values[node] = _module_op(node, module.get_submodule(str(node.target)), values, st)
         elif node.op == "call_function":
             values[node] = _function_op(node, values, st)
         elif node.op == "call_method":
@@ -213,13 +213,13 @@ def normalize(
     )
 
 
-def _check_reuse(gm: torch.fx.GraphModule, st: _State) -> None:
+def _check_reuse(fx_graph: torch.fx.Graph, module: nn.Module, st: _State) -> None:
     counts: dict[str, int] = {}
-    for node in gm.graph.nodes:
+    for node in fx_graph.nodes:
         if node.op == "call_module":
             counts[str(node.target)] = counts.get(str(node.target), 0) + 1
     for target, n in counts.items():
-        m = gm.get_submodule(target)
+        m = module.get_submodule(target)
         if n > 1 and (isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)) or _is_neuron(m)):
             st.problem(
                 target,
