@@ -607,3 +607,27 @@ def test_graph_setup_and_close_failures(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(BoardError, match="closing board Speck2fDevKit:0 failed: busy"):
         board.close()
     board.close()  # a second close is a no-op
+
+
+def test_hardware_suite_passes_as_a_dry_run_on_the_double(tmp_path: Path) -> None:
+    """The HIL suite's own logic (relocation, comparison, reports, leak/neuron reads) on the samna double,
+    in a separate pytest so that its session fixtures and environment stay out of this one."""
+    import os
+
+    env = {
+        **os.environ,
+        "SPECK_DEPLOY_HIL_DOUBLE": "1",
+        "SPECK_DEPLOY_HIL_REPORTS": str(tmp_path / "reports"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--board", "-q", "-p", "no:cacheprovider", "tests/hardware"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "17 passed, 1 skipped" in out.stdout  # only the readout test needs a real board
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
