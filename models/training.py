@@ -28,6 +28,7 @@ SAFE_GLOBALS: tuple[type, ...] = (
     nn.Linear,
     nn.Flatten,
     nn.ReLU,
+    nn.AvgPool2d,
     sl.IAFSqueeze,
     sl.SumPool2d,
     sinabs.activation.MultiSpike,

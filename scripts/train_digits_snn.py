@@ -33,7 +33,7 @@ def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate on the test split, save; returns the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--clip", type=float, default=digits_snn.THRESHOLD, help="|w| bound after each step")
@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train data {tuple(x.shape)} in {time.perf_counter() - t0:.0f} s", flush=True)
     model = digits_snn.build_model()
     training.clamp_weights_(model, args.clip)
+    out = args.out or digits_snn.HERE
+
+    def checkpoint(epoch: int) -> list[str]:
+        # Keep the latest weights on disk, so an interrupted run still leaves a usable model.
+        training.save_checkpoint(model, digits_snn.build_model(), out)
+        return [f"saved epoch {epoch + 1} weights to {out}"]
+
     log = training.train(
         model,
         x,
@@ -61,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         after_step=lambda m: training.clamp_weights_(m, args.clip),
         max_steps=12 if args.quick else None,
         log=lambda s: print(s, flush=True),
+        epoch_end=None if args.quick else checkpoint,
     )
     decreased = training.loss_decreased(log.losses)
     print(f"training {log.seconds:.0f} s; loss {log.losses[0]:.4f} -> {log.losses[-1]:.4f}")
     if args.quick and args.out is None:
         return 0 if decreased else 1
 
-    out = args.out or digits_snn.HERE
     xt, yt = training.load_split("test", digits_snn.N_BINS, limit=64 if args.quick else None)
     acc, _ = training.evaluate(model, xt, yt)
     print(f"test accuracy (float, time-stepped) {100 * acc:.2f} % on {len(yt)} samples")
