@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import digits_events, training  # noqa: E402
+from models import digits_events, training
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "models" / "README.md"
@@ -151,7 +151,8 @@ def markdown(rows: list[Row], chip: str) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r.model} | {r.n} | {100 * r.float_acc:.2f} | {100 * r.quant_acc:.2f} | {100 * r.sim_acc:.2f} "
+            f"| {r.model} | {r.n} | {100 * r.float_acc:.2f} | {100 * r.quant_acc:.2f} "
+            f"| {100 * r.sim_acc:.2f} "
             f"| {100 * (r.sim_acc - r.float_acc):+.2f} | {100 * r.sim_vs_float_agree:.1f} % "
             f"| {r.synops:,.0f} | {r.energy_uj:.2f} µJ |"
         )
