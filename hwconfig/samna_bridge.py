@@ -40,6 +40,7 @@ samna's ``to_json()`` format is undocumented (SPECK_SEMANTICS §13 q. 13), so th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import re
@@ -205,6 +206,15 @@ def _samna_error(path: str, exc: Exception) -> ConfigError:
     return ConfigError(f"{path}: samna rejected the value ({type(exc).__name__}: {exc})")
 
 
+def _assign_back(target: Any, name: str, value: Any) -> None:
+    """Store a modified struct or list back; a read-only container means samna handed out a reference.
+
+    Whether the write reached samna either way is checked by :func:`to_samna`'s read-back.
+    """
+    with contextlib.suppress(AttributeError):
+        setattr(target, name, value)
+
+
 def _write_node(target: Any, node: Any, path: str) -> None:
     """Write every field of dataclass ``node`` onto samna struct ``target`` (copy-modify-assign)."""
     for f in dataclasses.fields(node):
@@ -214,7 +224,7 @@ def _write_node(target: Any, node: Any, path: str) -> None:
             if dataclasses.is_dataclass(value):
                 sub = getattr(target, f.name)
                 _write_node(sub, value, sub_path)
-                setattr(target, f.name, sub)
+                _assign_back(target, f.name, sub)
             elif isinstance(value, tuple):
                 items = getattr(target, f.name)
                 if len(items) != len(value):
@@ -224,8 +234,9 @@ def _write_node(target: Any, node: Any, path: str) -> None:
                 for i, item_value in enumerate(value):
                     item = items[i]
                     _write_node(item, item_value, f"{sub_path}[{i}]")
-                    items[i] = item
-                setattr(target, f.name, items)
+                    with contextlib.suppress(TypeError):  # an immutable sequence of references
+                        items[i] = item
+                _assign_back(target, f.name, items)
             else:
                 setattr(target, f.name, _to_samna_value(value))
         except ConfigError:
@@ -270,7 +281,7 @@ def to_samna(config: ChipConfig, chip: str | ChipSpec, samna: Any = None) -> Any
             layer = layers[i]
             _write_kill_bits(layer, f"cnn_layers[{i}]")
             layers[i] = layer
-        obj.cnn_layers = layers
+        _assign_back(obj, "cnn_layers", layers)
     back = from_samna(obj, spec)
     if back != config:
         raise ConfigError(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from samna_double import make_samna
 
-from hwconfig import ChipConfig, CnnLayerConfig, CnnLayerDimensions, IOShape, Vec2
+from hwconfig import ChipConfig, CnnLayerConfig, CnnLayerDestination, CnnLayerDimensions, IOShape, Vec2
 from hwconfig.errors import ConfigError, SamnaError
 from hwconfig.samna_bridge import (
     SUPPORTED_SAMNA_RANGE,
@@ -590,3 +590,32 @@ def test_kill_bit_shape_mismatch_and_missing_kill_bits(samna: Any) -> None:
     speck = to_samna(ChipConfig(), "speck2f", samna)  # has no kill bits at all
     with pytest.raises(ConfigError, match=r"cnn_layers\[0\]\.weights_kill_bit: missing in the samna object"):
         from_samna(speck, "dynapcnn")
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_read_only_containers_with_reference_semantics_still_work(
+    chip: str, samna: Any, rng: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If samna exposes ``cnn_layers``/``dimensions`` as read-only properties handing out references (as
+    sinabs' in-place writes suggest it may), writing the leaves is enough; the read-back confirms it."""
+    cfg_cls = type(getattr(samna, chip).configuration.__dict__[samna_config_name(chip)]())
+    layer_cls = type(cfg_cls().cnn_layers[0])
+    for cls, name in ((cfg_cls, "cnn_layers"), (layer_cls, "dimensions"), (layer_cls, "destinations")):
+        original = cls.__setattr__
+
+        def read_only(self: Any, attr: str, value: Any, _orig: Any = original, _name: str = name) -> None:
+            if attr == _name:
+                raise AttributeError(f"can't set attribute '{attr}'")
+            _orig(self, attr, value)
+
+        monkeypatch.setattr(cls, "__setattr__", read_only)
+    layer = CnnLayerConfig(
+        dimensions=CnnLayerDimensions(stride=Vec2(2, 2), padding=Vec2(1, 1)),
+        destinations=(CnnLayerDestination(enable=True, layer=12, pooling=2), CnnLayerDestination()),
+    )
+    config = ChipConfig().with_layer(8, layer)
+    assert from_samna(to_samna(config, chip, samna), chip) == config
+
+
+def samna_config_name(chip: str) -> str:
+    return "DynapcnnConfiguration" if chip == "dynapcnn" else "SpeckConfiguration"
