@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy.typing as npt
+
 from deploy.check import CheckResult, CheckWarning, check, check_placement, raise_on_violations
 from deploy.emit import emit_config
 from deploy.errors import PlacementError
@@ -114,7 +116,9 @@ def check_model(
     trust_model_file: bool = False,
     core_map: CoreMap | None = None,
     quantization: str = "sinabs",
-    calibration: Any = None,
+    calibration: npt.NDArray[Any] | None = None,
+    calibration_dt_us: int | None = None,
+    allow_plain_min_v_mem_none: bool = False,
     readout: bool | ReadoutConfig | None = None,
 ) -> ModelCheck:
     """Run ``load → normalize → quantize → check → place → post-placement checks`` and report.
@@ -126,7 +130,7 @@ def check_model(
         ModelLoadError, UnsupportedLayerError, QuantizationError: from the front end.
     """
     from deploy.frontend import load_model, normalize
-    from deploy.quantize import quantize
+    from deploy.quantize import DEFAULT_CALIBRATION_DT_US, quantize
 
     spec = get_chip(chip)
     timings: dict[str, float] = {}
@@ -140,7 +144,13 @@ def check_model(
     graph: LayerGraph = timed("normalize", lambda: normalize(loaded, input_shape))
     qgraph: QuantizedGraph = timed(
         "quantize",
-        lambda: quantize(graph, rule=quantization, calibration=calibration),
+        lambda: quantize(
+            graph,
+            rule=quantization,
+            calibration=calibration,
+            calibration_dt_us=DEFAULT_CALIBRATION_DT_US if calibration_dt_us is None else calibration_dt_us,
+            allow_plain_min_v_mem_none=allow_plain_min_v_mem_none,
+        ),
     )
     result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(readout)))
     placement: Placement | None = None
@@ -175,7 +185,9 @@ def compile_model(
     trust_model_file: bool = False,
     core_map: CoreMap | None = None,
     quantization: str = "sinabs",
-    calibration: Any = None,
+    calibration: npt.NDArray[Any] | None = None,
+    calibration_dt_us: int | None = None,
+    allow_plain_min_v_mem_none: bool = False,
     readout: bool | ReadoutConfig | None = None,
 ) -> CompileResult:
     """Compile a sinabs model into a chip configuration.
@@ -188,7 +200,12 @@ def compile_model(
         trust_model_file: Allow unpickling classes outside the safe allowlist (runs code from the file).
         core_map: Manual placement, layer index or torch module path → core.
         quantization: Quantisation rule (``"sinabs"`` reproduces sinabs bit for bit, or ``"calibrated"``).
-        calibration: Calibration raster ``(T, C, H, W)`` for ``quantization="calibrated"``.
+        calibration: For ``quantization="calibrated"``: typical input, a raster ``(T, C, H, W)`` or events
+            (:func:`deploy.quantize.calibration_raster`).
+        calibration_dt_us: Time bin (µs) for calibration events; None for
+            :data:`deploy.quantize.DEFAULT_CALIBRATION_DT_US` (10 ms).
+        allow_plain_min_v_mem_none: Accept ``min_v_mem=None`` layers whose scale collapses under the
+            sinabs rule (:func:`deploy.quantize.quantize`).
         readout: Route the exit layer to the readout layer (True, or a :class:`ReadoutConfig`); see
             :func:`deploy.emit.emit_config` (class erratum on 2e/2f) and the ``readout`` check rules.
 
@@ -210,6 +227,8 @@ def compile_model(
         core_map=core_map,
         quantization=quantization,
         calibration=calibration,
+        calibration_dt_us=calibration_dt_us,
+        allow_plain_min_v_mem_none=allow_plain_min_v_mem_none,
         readout=readout,
     )
     raise_on_violations(verdict.check)

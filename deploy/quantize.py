@@ -10,7 +10,7 @@ cost on small tensors).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -57,12 +57,17 @@ def _round(a: npt.NDArray[np.float32], scale: torch.Tensor) -> npt.NDArray[np.fl
     return np.rint(a * np.float32(float(scale)))
 
 
+DEFAULT_CALIBRATION_DT_US = 10_000
+"""Time bin for calibration *events*: 10 ms, the bin the bundled models were trained with."""
+
+
 def quantize(
     graph: LayerGraph,
     *,
     rule: Rule | str = "sinabs",
     allow_plain_min_v_mem_none: bool = False,
-    calibration: npt.NDArray[np.floating] | npt.NDArray[np.integer] | None = None,
+    calibration: npt.NDArray[Any] | None = None,
+    calibration_dt_us: int = DEFAULT_CALIBRATION_DT_US,
 ) -> QuantizedGraph:
     """Turn every chip layer into chip integers.
 
@@ -73,13 +78,16 @@ def quantize(
             seen on ``calibration`` in 16 bits.
         allow_plain_min_v_mem_none: Accept layers with ``min_v_mem=None`` under the sinabs rule even
             though their scale collapses (sinabs then reserves −32768 for the lower threshold).
-        calibration: For ``rule="calibrated"``: an input raster ``(T, C, H, W)``.
+        calibration: For ``rule="calibrated"``: typical input, either a raster ``(T, C, H, W)`` of event
+            counts in the model's input shape, or events (see :func:`calibration_raster`).
+        calibration_dt_us: Time bin (µs) used to turn calibration events into a raster.
 
     Returns:
         The quantised graph with a :class:`LayerQuantStats` per layer.
 
     Raises:
-        QuantizationError: The ``min_v_mem=None`` trap, a missing calibration raster, or an unknown rule.
+        QuantizationError: The ``min_v_mem=None`` trap, missing or malformed calibration data, or an
+            unknown rule.
     """
     if rule == "sinabs":
         layers = tuple(_quantize_sinabs(layer, allow_plain_min_v_mem_none) for layer in graph.layers)
@@ -88,17 +96,60 @@ def quantize(
         if calibration is None:
             raise QuantizationError(
                 "rule='calibrated' needs a calibration raster (T, C, H, W) of typical input: "
-                "pass calibration=raster (a numpy array of event counts per time bin)"
+                "pass calibration=raster (a numpy array of event counts per time bin, or events); "
+                "CLI: `--quantization calibrated --calibration FILE` (.npy/.npz)"
             )
         from deploy.timestep import evaluate
 
-        result = evaluate(graph, calibration)
+        raster = calibration_raster(calibration, graph.input_shape, calibration_dt_us)
+        result = evaluate(graph, raster)
         qlayers = tuple(
             _quantize_calibrated(layer, result.v_min[i], result.v_max[i])
             for i, layer in enumerate(graph.layers)
         )
         return QuantizedGraph(graph=graph, layers=qlayers)
     raise QuantizationError(f"unknown quantisation rule {rule!r}; use 'sinabs' (default) or 'calibrated'")
+
+
+def calibration_raster(
+    data: npt.NDArray[Any],
+    input_shape: tuple[int, int, int],
+    dt_us: int = DEFAULT_CALIBRATION_DT_US,
+) -> npt.NDArray[Any]:
+    """Calibration data as a raster ``(T, C, H, W)`` in the model's input shape.
+
+    Args:
+        data: A numeric 4-D raster (returned as it is), or events: chip events (``EVENT_DTYPE``),
+            tonic-style ``(x, y, t, p)`` or N×5 integer rows ``[timestamp_us, layer, feature, x, y]``.
+            Events of every layer are counted together, at their coordinates in the model's input
+            (before the DVS layer's pooling, if the model has one).
+        input_shape: ``(C, H, W)`` of the model's input.
+        dt_us: Bin width for events, µs; bin 0 starts at the first event (as sinabs).
+
+    Raises:
+        QuantizationError: The raster has another shape, or the events cannot be binned into it.
+    """
+    from deploy.errors import EventFormatError
+    from deploy.sim.events import as_events, events_to_raster
+
+    arr = np.asarray(data)
+    if arr.dtype.names is None and arr.ndim != 2:
+        if arr.ndim == 4 and tuple(arr.shape[1:]) == tuple(input_shape):
+            return arr
+        raise QuantizationError(
+            f"calibration raster has shape {arr.shape}, expected (T, C, H, W) with (C, H, W) = "
+            f"{tuple(input_shape)} (the model's input); transpose or reshape it, or give events instead"
+        )
+    try:
+        events = as_events(arr, source="calibration events")
+        if len(events) == 0:
+            raise EventFormatError("calibration events: the array is empty")
+        return events_to_raster(events, int(dt_us), input_shape)
+    except EventFormatError as exc:
+        raise QuantizationError(
+            f"calibration events cannot be binned into the model's input {tuple(input_shape)} with "
+            f"{dt_us} µs bins: {exc}"
+        ) from None
 
 
 def _f32(a: npt.ArrayLike) -> npt.NDArray[np.float32]:

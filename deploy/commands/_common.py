@@ -1,5 +1,6 @@
 """Argument helpers shared by the subcommands: model, ``--device``, ``--input-shape``, ``--arch``,
-``--trust-model-file``, ``--core-map``; plus the text shown for a fit matrix and a placement.
+``--trust-model-file``, ``--quantization``, ``--calibration``, ``--calibration-dt-ms``,
+``--allow-plain-min-v-mem-none``, ``--readout``, ``--core-map``; plus the text shown for a placement.
 
 Parsing errors are :class:`argparse.ArgumentTypeError` s, so argparse prints them with the usage line and
 exits with code 2, like every other user error.
@@ -8,8 +9,13 @@ exits with code 2, like every other user error.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from deploy.errors import DeployError
 from deploy.graph import Placement, QuantizedGraph, Shape3
 from hwconfig.chips import ALIASES, CHIPS, UnknownChipError, get_chip
 from hwconfig.spec import ChipSpec
@@ -69,8 +75,40 @@ def parse_core_map(text: str) -> dict[int | str, int]:
     return result
 
 
+CALIBRATION_KEYS = ("raster", "events")
+"""Arrays looked up in a ``--calibration`` ``.npz`` archive, in this order (else its only array)."""
+
+
+def parse_calibration(text: str) -> npt.NDArray[Any]:
+    """``--calibration FILE`` (``.npy``/``.npz``) → its array: a raster ``(T, C, H, W)`` or events.
+
+    Which of the two it is, and whether it fits the model, is decided by
+    :func:`deploy.quantize.calibration_raster` once the model's input shape is known.
+    """
+    path = Path(text)
+    if path.suffix not in (".npy", ".npz"):
+        raise argparse.ArgumentTypeError(
+            f"--calibration {text}: expected a .npy or .npz file holding a raster (T, C, H, W) or events"
+        )
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"--calibration {text}: cannot read it ({exc})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        return np.asarray(loaded)
+    with loaded:
+        files = list(loaded.files)
+        key = next((k for k in CALIBRATION_KEYS if k in files), files[0] if len(files) == 1 else None)
+        if key is None:
+            raise argparse.ArgumentTypeError(
+                f"--calibration {text}: the archive has arrays {files}; name the calibration data "
+                f"{' or '.join(repr(k) for k in CALIBRATION_KEYS)}"
+            )
+        return np.asarray(loaded[key])
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str = "speck2f") -> None:
-    """MODEL, --device, --input-shape, --arch, --trust-model-file."""
+    """MODEL, --device, --input-shape, --arch, --trust-model-file and the quantisation/readout options."""
     parser.add_argument("model", metavar="MODEL", help="model file (.pt, .pth, .nir)")
     names = ", ".join([*sorted(CHIPS), *sorted(ALIASES)])
     parser.add_argument(
@@ -98,6 +136,39 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str 
         action="store_true",
         help="unpickle classes outside the safe allowlist (runs code from the file: only for trusted files)",
     )
+    q = parser.add_argument_group("quantisation and readout")
+    q.add_argument(
+        "--quantization",
+        choices=("sinabs", "calibrated"),
+        default="sinabs",
+        help="sinabs: sinabs's per-layer rule, bit for bit (default); calibrated: scales from the membrane "
+        "range seen on --calibration input",
+    )
+    q.add_argument(
+        "--calibration",
+        type=parse_calibration,
+        default=None,
+        metavar="FILE",
+        help="typical input for --quantization calibrated (.npy/.npz): a raster T,C,H,W in the model's input "
+        "shape, or events (chip events, tonic x,y,t,p, or N×5 rows); an .npz uses 'raster' or 'events'",
+    )
+    q.add_argument(
+        "--calibration-dt-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="time bin for --calibration events (default 10 ms)",
+    )
+    q.add_argument(
+        "--allow-plain-min-v-mem-none",
+        action="store_true",
+        help="accept spiking layers with min_v_mem=None although sinabs's rule then collapses their weights",
+    )
+    q.add_argument(
+        "--readout",
+        action="store_true",
+        help="route the exit layer to the chip's readout layer (the readout class erratum is handled)",
+    )
 
 
 def add_core_map_argument(parser: argparse.ArgumentParser) -> None:
@@ -112,13 +183,33 @@ def add_core_map_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of :func:`deploy.pipeline.compile_model` / ``check_model`` from parsed arguments."""
+    """Keyword arguments of :func:`deploy.pipeline.compile_model` / ``check_model`` from parsed arguments.
+
+    Raises:
+        DeployError: ``--calibration`` or ``--calibration-dt-ms`` without ``--quantization calibrated``
+            (they would be ignored silently), or a non-positive ``--calibration-dt-ms``.
+    """
+    quantization = getattr(args, "quantization", "sinabs")
+    calibration = getattr(args, "calibration", None)
+    dt_ms = getattr(args, "calibration_dt_ms", None)
+    if quantization != "calibrated" and (calibration is not None or dt_ms is not None):
+        raise DeployError(
+            "--calibration/--calibration-dt-ms are only used by the calibrated rule: add "
+            "`--quantization calibrated` (or drop them to keep sinabs's rule)"
+        )
+    if dt_ms is not None and not dt_ms > 0:
+        raise DeployError(f"--calibration-dt-ms must be > 0, got {dt_ms:g}")
     return {
         "chip": args.device,
         "input_shape": args.input_shape,
         "architecture": args.arch,
         "trust_model_file": args.trust_model_file,
         "core_map": getattr(args, "core_map", None),
+        "quantization": quantization,
+        "calibration": calibration,
+        "calibration_dt_us": None if dt_ms is None else round(dt_ms * 1000),
+        "allow_plain_min_v_mem_none": getattr(args, "allow_plain_min_v_mem_none", False),
+        "readout": getattr(args, "readout", False),
     }
 
 

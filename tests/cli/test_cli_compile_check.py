@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sinabs.layers as sl
 import torch
@@ -199,3 +200,147 @@ def test_compile_into_missing_directory(tmp_path: Path, capsys: pytest.CaptureFi
     out = tmp_path / "nope" / "c.json"
     code, _, stderr = in_process(capsys, "compile", model, "--input-shape", "2,16,16", "-o", out)
     assert code == 2 and f"directory {out.parent} does not exist" in stderr
+
+
+# --- quantisation and readout options -----------------------------------------------------------------
+
+
+def classifier() -> nn.Module:
+    """2×16×16 → conv → pool → Linear 3: one exit layer with 1×1 output, which the readout can read."""
+    torch.manual_seed(3)
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1, bias=False),
+        iaf(),
+        sl.SumPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 8 * 8, 3, bias=False),
+        iaf(),
+    )
+
+
+def compile_json(capsys: pytest.CaptureFixture[str], model: Path, out: Path, *args: str | Path) -> dict:
+    code, stdout, stderr = in_process(
+        capsys, "compile", model, "--input-shape", "2,16,16", "-o", out, "--force", "--json", *args
+    )
+    assert code == 0, stderr
+    return json.loads(stdout)
+
+
+def test_calibrated_quantization_from_a_raster_or_the_same_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploy.sim.events import events_to_raster, make_events
+
+    model = save(tmp_path, "clf", classifier())
+    rng = np.random.default_rng(0)
+    n = 50_000  # ~100 events per pixel in one 10 ms bin: the membrane range, not the weights, sets the scale
+    events = make_events(
+        np.sort(rng.integers(0, 10_000, n)),
+        0,
+        rng.integers(0, 2, n),
+        rng.integers(0, 16, n),
+        rng.integers(0, 16, n),
+    )
+    np.savez(tmp_path / "cal_events.npz", events=events, labels=np.arange(3))
+    np.save(tmp_path / "cal_raster.npy", events_to_raster(events, 10_000, (2, 16, 16)))
+
+    sinabs_rule = compile_json(capsys, model, tmp_path / "a.json")
+    from_raster = compile_json(
+        capsys,
+        model,
+        tmp_path / "b.json",
+        "--quantization",
+        "calibrated",
+        "--calibration",
+        tmp_path / "cal_raster.npy",
+    )
+    from_events = compile_json(
+        capsys,
+        model,
+        tmp_path / "c.json",
+        "--quantization",
+        "calibrated",
+        "--calibration",
+        tmp_path / "cal_events.npz",
+    )
+    assert from_raster["config_hash"] == from_events["config_hash"]
+    assert from_raster["config_hash"] != sinabs_rule["config_hash"]
+    # 5 ms bins halve the input per step: a smaller membrane range, so a larger scale.
+    finer = compile_json(
+        capsys,
+        model,
+        tmp_path / "d.json",
+        "--quantization",
+        "calibrated",
+        "--calibration",
+        tmp_path / "cal_events.npz",
+        "--calibration-dt-ms",
+        "5",
+    )
+    assert finer["layers"][0]["threshold_high"] > from_events["layers"][0]["threshold_high"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--quantization", "calibrated"), "--quantization calibrated --calibration FILE"),
+        (("--calibration", "{raster}"), "add `--quantization calibrated`"),
+        (
+            ("--quantization", "calibrated", "--calibration", "{bad_raster}"),
+            "calibration raster has shape (4, 2, 8, 8)",
+        ),
+        (
+            ("--quantization", "calibrated", "--calibration", "{two}"),
+            "name the calibration data 'raster' or 'events'",
+        ),
+        (("--quantization", "calibrated", "--calibration", "{txt}"), "expected a .npy or .npz file"),
+        (("--quantization", "calibrated", "--calibration", "{missing}"), "cannot read it"),
+        (
+            ("--quantization", "calibrated", "--calibration", "{raster}", "--calibration-dt-ms", "0"),
+            "must be > 0",
+        ),
+        (("--quantization", "fancy"), "invalid choice: 'fancy'"),
+    ],
+)
+def test_calibration_argument_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    files = {
+        "raster": tmp_path / "r.npy",
+        "bad_raster": tmp_path / "bad.npy",
+        "two": tmp_path / "two.npz",
+        "txt": tmp_path / "cal.txt",
+        "missing": tmp_path / "missing.npy",
+    }
+    np.save(files["raster"], np.ones((4, 2, 16, 16)))
+    np.save(files["bad_raster"], np.ones((4, 2, 8, 8)))
+    np.savez(files["two"], a=np.ones(3), b=np.ones(3))
+    files["txt"].write_text("1 2 3")
+    model = save(tmp_path, "tiny", tiny())
+    argv = [a.format(**files) for a in args]
+    code, _, stderr = in_process(capsys, "check", model, "--input-shape", "2,16,16", *argv)
+    assert code == 2 and message in stderr, stderr
+
+
+def test_min_v_mem_none_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=None)
+    torch.manual_seed(0)
+    model = save(tmp_path, "plain", nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), plain))
+    code, _, stderr = in_process(capsys, "check", model, "--input-shape", "2,16,16")
+    assert code == 2 and "min_v_mem is None" in stderr
+    assert "--allow-plain-min-v-mem-none" in stderr and "allow_plain_min_v_mem_none=True" in stderr
+    code, stdout, stderr = in_process(
+        capsys, "check", model, "--input-shape", "2,16,16", "--allow-plain-min-v-mem-none"
+    )
+    assert code == 0, stderr
+    assert "OK: the model fits speck2f" in stdout
+
+
+def test_readout_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = save(tmp_path, "clf", classifier())
+    out = tmp_path / "c.json"
+    summary = compile_json(capsys, model, out, "--readout")
+    assert load_config(out).config.readout.enable
+    assert any(w["rule"] == "readout" for w in summary["warnings"])
+    compile_json(capsys, model, out)
+    assert not load_config(out).config.readout.enable

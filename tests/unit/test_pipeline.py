@@ -99,3 +99,16 @@ def test_readout_option() -> None:
     assert r.config.cnn_layers[exit_core].dimensions.output_shape.feature_count == 9  # (3 − 1)·4 + 1
     assert any(w.rule == "readout" and "erratum" in w.message for w in r.warnings)
     assert not compile_model(model(), "speck2f", (2, 16, 16)).config.readout.enable
+
+
+def test_allow_plain_min_v_mem_none_reaches_quantize() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1, bias=False), sl.IAFSqueeze(batch_size=1, min_v_mem=None)
+    )
+    from deploy.errors import QuantizationError
+
+    with pytest.raises(QuantizationError, match="--allow-plain-min-v-mem-none"):
+        compile_model(net, "speck2f", (2, 8, 8))
+    r = compile_model(net, "speck2f", (2, 8, 8), allow_plain_min_v_mem_none=True)
+    assert r.qgraph.layers[0].stats.rule == "sinabs-plain" and r.qgraph.layers[0].threshold_low == -32768

@@ -316,3 +316,34 @@ def test_numpy_scale_and_rounding_equal_torch_bit_for_bit(w: np.ndarray) -> None
         assert _round(w, scale).astype(np.int64).ravel().tolist() == ref_ints
     ties = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5], dtype=np.float32)
     assert _round(ties, torch.tensor(1.0)).tolist() == torch.round(torch.from_numpy(ties)).tolist()
+
+
+def test_calibration_raster_accepts_a_raster_or_events() -> None:
+    from deploy.quantize import calibration_raster
+    from deploy.sim.events import make_events
+
+    raster = np.zeros((2, 1, 2, 2))
+    assert calibration_raster(raster, (1, 2, 2)) is raster
+    ev = make_events([100, 200, 10_100], 0, 0, [0, 1, 1], [1, 0, 0])
+    r = calibration_raster(ev, (1, 2, 2), dt_us=10_000)
+    assert r.shape == (2, 1, 2, 2) and r[0, 0, 1, 0] == 1 and r[0, 0, 0, 1] == 1 and r[1, 0, 0, 1] == 1
+    rows = np.array([[100, 0, 0, 0, 1], [10_100, 0, 0, 1, 0]])
+    assert calibration_raster(rows, (1, 2, 2), dt_us=5_000).shape == (3, 1, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            np.zeros((2, 1, 3, 3)),
+            r"calibration raster has shape \(2, 1, 3, 3\), expected \(T, C, H, W\) with",
+        ),
+        (np.zeros((2, 3)), r"calibration events cannot be binned .* N×5"),
+        (np.array([[0, 0, 0, 5, 0]]), r"calibration events cannot be binned .* x = 5 outside"),
+        (np.zeros((0, 5), dtype=np.int64), r"the array is empty"),
+    ],
+)
+def test_calibration_raster_errors_name_the_calibration(data: np.ndarray, message: str) -> None:
+    g = one_layer_graph(np.ones((1, 1, 1, 1)), in_hw=(2, 2))
+    with pytest.raises(QuantizationError, match=message):
+        quantize(g, rule="calibrated", calibration=data)
