@@ -91,15 +91,18 @@ def _row_default(
     anyf = 0
     lo = 0
     hi = 0
-    srow = S[sb : sb + F]
-    wrow = W[wb : wb + F]
+    # Unsigned indices: numba then emits no negative-index wrap-around, so LLVM vectorises the loop
+    # (slicing would do the same but costs reference-count updates on every row).
+    usb = np.uint64(sb)
+    uwb = np.uint64(wb)
     for f in range(F):
-        v = np.int32(srow[f] + wrow[f])
+        uf = np.uint64(f)
+        v = np.int32(S[usb + uf] + W[uwb + uf])
         lo = min(lo, v)
         hi = max(hi, v)
         fire = v >= thr
-        srow[f] = (v - thr) * keep if fire else max(v, thrlo)
-        fl[f] = fire
+        S[usb + uf] = (v - thr) * keep if fire else max(v, thrlo)
+        fl[uf] = fire
         anyf |= fire
     return anyf, lo, hi
 
