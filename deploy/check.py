@@ -28,8 +28,8 @@ NETWORK = "(network)"
 
 
 @dataclass(frozen=True)
-class Violation:
-    """A broken chip rule: the model cannot run as it is.
+class _Finding:
+    """Fields shared by :class:`Violation` and :class:`CheckWarning` (a finding of one rule).
 
     Attributes:
         rule: Name of the rule in :data:`RULES` (e.g. ``"memory_fit"``).
@@ -52,18 +52,13 @@ class Violation:
 
 
 @dataclass(frozen=True)
-class CheckWarning:
+class Violation(_Finding):
+    """A broken chip rule: the model cannot run as it is (fields: see :class:`_Finding`)."""
+
+
+@dataclass(frozen=True)
+class CheckWarning(_Finding):
     """A legal but risky construct (spike loss, overflow risk, erratum); same fields as :class:`Violation`."""
-
-    rule: str
-    layer: str
-    measured: int | str
-    limit: int | str
-    fix: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
 
 
 Warning = CheckWarning
@@ -163,16 +158,19 @@ class FitMatrix:
         name_w = max([len("layer"), *(len(f"{i} {n}") for i, n in enumerate(self.layer_names))])
         desc_w = max([len("description"), *(len(d) for d in self.layer_descriptions)])
         cores = " ".join(f"{c:>6}" for c in self.core_ids)
-        lines = [
-            f"{'':<{name_w}}  {'':<{desc_w}}  {'kernel':>7} {'neuron':>7} {'bias':>5} | core {cores}",
-            f"{'capacity kernel':<{name_w + desc_w + 2}}  {'':>7} {'':>7} {'':>5} |      "
-            + " ".join(f"{v:>6}" for v in self.kernel_capacity),
-            f"{'capacity neuron':<{name_w + desc_w + 2}}  {'':>7} {'':>7} {'':>5} |      "
-            + " ".join(f"{v:>6}" for v in self.neuron_capacity),
-            f"{'capacity bias':<{name_w + desc_w + 2}}  {'':>7} {'':>7} {'':>5} |      "
-            + " ".join(f"{v:>6}" for v in self.bias_capacity),
-            f"{'layer':<{name_w}}  {'description':<{desc_w}}  {'kernel':>7} {'neuron':>7} {'bias':>5} |",
-        ]
+        lines = [f"{'':<{name_w}}  {'':<{desc_w}}  {'kernel':>7} {'neuron':>7} {'bias':>5} | core {cores}"]
+        for memory, capacity in (
+            ("kernel", self.kernel_capacity),
+            ("neuron", self.neuron_capacity),
+            ("bias", self.bias_capacity),
+        ):
+            lines.append(
+                f"{'capacity ' + memory:<{name_w + desc_w + 2}}  {'':>7} {'':>7} {'':>5} |      "
+                + " ".join(f"{v:>6}" for v in capacity)
+            )
+        lines.append(
+            f"{'layer':<{name_w}}  {'description':<{desc_w}}  {'kernel':>7} {'neuron':>7} {'bias':>5} |"
+        )
         for i, (name, desc, mem) in enumerate(
             zip(self.layer_names, self.layer_descriptions, self.memory, strict=True)
         ):
@@ -828,7 +826,12 @@ def rule_readout(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iter
     exits = qgraph.graph.exit_layers
     if not chip.has_readout:
         yield _violation(
-            "readout", NETWORK, f"{chip.name} has no readout layer", "readout", "none", "drop --readout"
+            "readout",
+            NETWORK,
+            f"{chip.name} has no readout layer",
+            "readout",
+            "none",
+            "drop --readout (Python: readout=False) and read the exit layer's spikes",
         )
         return
     if len(exits) != 1:
