@@ -117,11 +117,16 @@ def emit_layer(
     )
 
 
-def emit_dvs(dvs: DvsInput, core_of: Sequence[int]) -> DvsLayerConfig:
+def emit_dvs(dvs: DvsInput, core_of: Sequence[int], max_destinations: int = 2) -> DvsLayerConfig:
     """The DVS pre-processing layer (§5), as sinabs's ``DVSLayer.get_config_dict`` writes it.
 
     The region of interest is in pooled coordinates: ``origin`` = crop start, ``cut = crop_end − 1``
     (inclusive); without a crop it spans the whole pooled input.
+
+    Args:
+        dvs: The DVS input of the graph.
+        core_of: Core per layer.
+        max_destinations: Destination slots of the DVS layer (``chip.max_destinations``).
     """
     _, h, w = dvs.input_shape
     py, px = dvs.pooling
@@ -130,7 +135,7 @@ def emit_dvs(dvs: DvsInput, core_of: Sequence[int]) -> DvsLayerConfig:
     else:
         (y0, y1), (x0, x1) = dvs.crop
     dests = [DvsDestination(enable=True, layer=core_of[d]) for d in dvs.destinations]
-    dests += [DvsDestination() for _ in range(2 - len(dests))]
+    dests += [DvsDestination() for _ in range(max_destinations - len(dests))]
     # A 1-channel input means merged polarities: sinabs's DVSLayer.from_layers sets
     # merge_polarities = (channels == 1), so the destination sees one feature.
     merge = dvs.merge_polarities or dvs.input_shape[0] == 1
@@ -176,11 +181,11 @@ def _check_readout_layer(q: QuantizedLayer, core: int, chip: ChipSpec, expand: b
         source = dataclasses.replace(q.source, weight=np.zeros((f, *q.weight.shape[1:]), np.float32))
         mem = layer_memory(source)
         spec = chip.core(core)
-        if mem.kernel > spec.kernel_memory or mem.neuron > spec.neuron_memory:
+        if mem.kernel > spec.kernel_memory or mem.neuron > spec.neuron_memory or mem.bias > spec.bias_memory:
             raise PlacementError(
                 f"readout erratum: layer '{q.name}' expanded from {n} to {f} channels needs kernel "
-                f"{mem.kernel} and neuron {mem.neuron} words > core {core}'s "
-                f"{spec.kernel_memory} / {spec.neuron_memory}; "
+                f"{mem.kernel}, neuron {mem.neuron} and bias {mem.bias} words > core {core}'s "
+                f"{spec.kernel_memory} / {spec.neuron_memory} / {spec.bias_memory}; "
                 "fix: pin it to a larger core with --core-map or use fewer classes"
             )
 
@@ -250,7 +255,9 @@ def emit_config(
         )
         config = config.with_layer(core_of[i], layer_cfg)
     if qgraph.graph.dvs is not None:
-        config = dataclasses.replace(config, dvs_layer=emit_dvs(qgraph.graph.dvs, core_of))
+        config = dataclasses.replace(
+            config, dvs_layer=emit_dvs(qgraph.graph.dvs, core_of, chip.max_destinations)
+        )
     if readout:
         config = dataclasses.replace(config, readout=_readout_config(readout))
     config.validate(chip)
