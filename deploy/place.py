@@ -90,12 +90,13 @@ def _lexicographic(adjacency: Sequence[Sequence[int]], pinned: Mapping[int, int]
 
 
 def _hall_witness(
-    adjacency: Sequence[Sequence[int]], core_of: Sequence[int | None], layer_of: Mapping[int, int], start: int
+    adjacency: Sequence[Sequence[int]], layer_of: Mapping[int, int], start: int, pinned: Mapping[int, int]
 ) -> tuple[list[int], list[int]]:
     """Layers reachable from unmatched ``start`` by alternating paths, and the cores they fit.
 
-    By Kőnig's argument every core reached is matched to a layer in the set, so the set of k layers fits only
-    k − 1 cores: a Hall violator.
+    By Kőnig's argument every core reached is matched to a layer in the set or to a pinned layer, so the set
+    of k layers fits only k − 1 cores that are not pinned: a Hall violator. Pinned layers cannot move, so
+    the search does not continue through them (their other cores are no help).
     """
     layers = {start}
     cores: set[int] = set()
@@ -107,7 +108,7 @@ def _hall_witness(
                 continue
             cores.add(c)
             j = layer_of.get(c)
-            if j is not None and j not in layers:
+            if j is not None and j not in layers and j not in pinned:
                 layers.add(j)
                 frontier.append(j)
     return sorted(layers), sorted(cores)
@@ -211,7 +212,7 @@ def place(source: QuantizedGraph | FitMatrix, chip: ChipSpec, core_map: CoreMap 
     if chosen is None:
         core_of, layer_of = _match(full, pinned)
         unmatched = [i for i, c in enumerate(core_of) if c is None]
-        raise PlacementError(_explain(fit, full, core_of, layer_of, unmatched[0], pinned))
+        raise PlacementError(_explain(fit, full, layer_of, unmatched[0], pinned))
     return Placement(
         core_of=tuple(chosen),
         fit=fit.fits,
@@ -222,25 +223,28 @@ def place(source: QuantizedGraph | FitMatrix, chip: ChipSpec, core_map: CoreMap 
 def _explain(
     fit: FitMatrix,
     adjacency: Sequence[Sequence[int]],
-    core_of: Sequence[int | None],
     layer_of: Mapping[int, int],
     start: int,
     pinned: Mapping[int, int],
 ) -> str:
-    layers, cores = _hall_witness(adjacency, core_of, layer_of, start)
+    layers, cores = _hall_witness(adjacency, layer_of, start, pinned)
     lines = "; ".join(_layer_line(fit, i) for i in layers)
+    taken = [c for c in cores if layer_of.get(c) in pinned]
+    free = [c for c in cores if c not in taken]
     if not cores:
         head = f"layer '{fit.layer_names[start]}' fits no core"
+    elif taken:
+        head = (
+            f"no valid core assignment: these {len(layers)} layer(s) together fit only {len(free)} free "
+            f"core(s) {free}; cores {taken} are taken by the manual core map"
+        )
     else:
         head = (
             f"no valid core assignment: these {len(layers)} layers together fit only {len(cores)} core(s) "
             f"{cores}"
         )
-    pinned_note = ""
-    taken = sorted(c for c in cores if layer_of.get(c) in pinned)
-    if taken:
-        pinned_note = f" (cores {taken} are taken by the manual core map)"
+    pin_fix = " or pin the manually placed layers elsewhere" if taken else ""
     return (
-        f"{head}{pinned_note}: {lines}. Make {len(layers) - len(cores)} of them smaller so they fit "
-        "other cores (see the fit matrix of `deploy-model check`)"
+        f"{head}: {lines}. Make {len(layers) - len(free)} of them smaller so they fit other cores{pin_fix} "
+        "(see the fit matrix of `deploy-model check`)"
     )

@@ -142,8 +142,22 @@ def test_core_map_layer_does_not_fit_core() -> None:
 
 def test_core_map_that_blocks_the_rest() -> None:
     g = qgraph([big_kernel("a"), big_kernel("b"), qlayer("s", (1, 4, 4), 1, 1)])
-    with pytest.raises(PlacementError, match=r"cores \[5, 6\] are taken by the manual core map"):
+    with pytest.raises(PlacementError, match=r"cores \[5, 6\] are taken by the manual core map") as err:
         place(g, CHIP, {"s": 5, "a": 6})
+    # The witness stops at the pinned layers: it used to walk on through 's' (which fits every core) and
+    # report "3 layers together fit only 9 core(s) ... Make -6 of them smaller".
+    msg = str(err.value)
+    assert "these 1 layer(s) together fit only 0 free core(s) []" in msg and "'s' (" not in msg
+    assert "Make 1 of them smaller" in msg and "pin the manually placed layers elsewhere" in msg
+
+
+def test_hall_witness_with_a_pinned_layer_counts_free_cores() -> None:
+    g = qgraph([big_kernel("a"), big_kernel("b"), big_kernel("c"), qlayer("s", (1, 4, 4), 1, 1)])
+    with pytest.raises(PlacementError) as err:
+        place(g, CHIP, {"s": 5})
+    msg = str(err.value)
+    assert "these 2 layer(s) together fit only 1 free core(s) [6]; cores [5] are taken" in msg
+    assert "Make 1 of them smaller" in msg
 
 
 def test_matches_brute_force_on_random_fit_matrices() -> None:
