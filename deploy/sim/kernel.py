@@ -41,7 +41,15 @@ ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
 # Counter rows.
 C_SYNOPS, C_GEN, C_EMIT, C_INPUTS, C_DROPPED = range(5)
 
-_JIT: dict[str, Any] = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
+# No allocation happens inside the kernel, so the numba runtime (reference counting of arrays, which
+# costs atomic updates on every array hand-over) is switched off.
+_JIT: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "boundscheck": False,
+    "error_model": "numpy",
+    "_nrt": False,
+}
 _INLINE: dict[str, Any] = {**_JIT, "inline": "always"}
 
 
@@ -67,17 +75,19 @@ def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int)
 
 @nb.njit(**_INLINE)
 def _sort(a: Any, start: int, n: int) -> None:
-    """Sort ``a[start:start+n]`` in place (insertion sort for short runs; they are mostly nearly sorted)."""
-    if n > 48:
-        a[start : start + n].sort()
-        return
-    for i in range(start + 1, start + n):
-        key = a[i]
-        j = i - 1
-        while j >= start and a[j] > key:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = key
+    """Sort ``a[start:start+n]`` in place without allocating (Shell sort; keys are unique)."""
+    gap = 1
+    while gap < n // 3:
+        gap = 3 * gap + 1
+    while gap > 0:
+        for i in range(start + gap, start + n):
+            key = a[i]
+            j = i
+            while j >= start + gap and a[j - gap] > key:
+                a[j] = a[j - gap]
+                j -= gap
+            a[j] = key
+        gap //= 3
 
 
 @nb.njit(**_INLINE)
@@ -284,18 +294,15 @@ def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: An
 
 
 @nb.njit(**_INLINE)
-def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> Any:
-    if n >= out.shape[0]:
-        bigger = np.empty((2 * out.shape[0] + 64, 6), np.int64)
-        bigger[:n] = out[:n]
-        out = bigger
-    out[n, 0] = t
-    out[n, 1] = layer
-    out[n, 2] = f
-    out[n, 3] = x
-    out[n, 4] = y
-    out[n, 5] = monitored
-    return out
+def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> None:
+    """Write output row ``n`` if it fits; the caller counts rows and re-runs with a larger buffer if not."""
+    if n < out.shape[0]:
+        out[n, 0] = t
+        out[n, 1] = layer
+        out[n, 2] = f
+        out[n, 3] = x
+        out[n, 4] = y
+        out[n, 5] = monitored
 
 
 @nb.njit(**_INLINE)
@@ -326,7 +333,7 @@ def _drain(
     t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
     xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any, nout: int,
     err: Any, fl: Any,
-) -> tuple[Any, int]:  # fmt: skip
+) -> int:  # fmt: skip
     """Run the depth-first cascade of the frames on the stack until it is empty.
 
     Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 next spike index,
@@ -366,7 +373,7 @@ def _drain(
             cnt[C_EMIT, L] += 1
             mon = P[L, MON]
             if mon != 0 or trace:
-                out = _append(out, nout, t, L, f, x, y, mon)
+                _append(out, nout, t, L, f, x, y, mon)
                 nout += 1
             fr[i, 5] = f
             fr[i, 6] = x
@@ -392,12 +399,12 @@ def _drain(
         if not _in_range(D, nf, nx, ny, P):
             if opt[O_OOR] != 0:
                 _range_error(err, L, D, nf, nx, ny, t)
-                return out, nout
+                return nout
             cnt[C_DROPPED, D] += 1
             continue
         nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
         if err[0] != ERR_NONE:
-            return out, nout
+            return nout
         if nsp > 0:
             fr[sp, 0] = D
             fr[sp, 1] = 0
@@ -405,7 +412,7 @@ def _drain(
             fr[sp, 3] = 0
             fr[sp, 4] = 0
             sp += 1
-    return out, nout
+    return nout
 
 
 @nb.njit(**_INLINE)
@@ -413,10 +420,10 @@ def _inject(
     L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
     scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
     cnt: Any, out: Any, nout: int, err: Any, fl: Any,
-) -> tuple[Any, int]:  # fmt: skip
+) -> int:  # fmt: skip
     nsp = _compute_event(L, c, x, y, t, P, opt, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
     if err[0] != ERR_NONE or nsp == 0:
-        return out, nout
+        return nout
     fr[0, 0] = L
     fr[0, 1] = 0
     fr[0, 2] = nsp
@@ -451,21 +458,17 @@ def _inject(
 def run_kernel(
     ev: Any, ticks: Any, P: Any, opt: Any, W: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
     dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any, err: Any,
-) -> tuple[Any, int, int]:  # fmt: skip
+    fl: Any, xol: Any, yol: Any, nk: Any, fr: Any,
+) -> tuple[int, int]:  # fmt: skip
     """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
 
     Root layers: 0..8 core input, 12 readout input, 13 DVS event already pre-processed (§5), -1 skipped.
-    Returns the output buffer (rows t, layer, f, x, y, monitored), its length and the number of ticks applied.
+    Output rows (t, layer, f, x, y, monitored) go to ``out``; returns the number of rows produced (which may
+    exceed ``out``'s length: then only the first rows were written and the caller must re-run from a copy of
+    the state with a larger buffer) and the number of ticks applied. Work arrays: ``fl`` bool[max F],
+    ``xol``/``yol`` int64[9, 16, 2], ``nk`` int64[9, 2], ``fr`` int64[11, 8].
     Errors stop the run and are reported in ``err`` (code, core, f, x, y, t, value).
     """
-    fmax = 1
-    for L in range(P.shape[0]):
-        fmax = max(fmax, P[L, F_])
-    fl = np.zeros(fmax, np.bool_)
-    xol = np.zeros((P.shape[0], 16, 2), np.int64)
-    yol = np.zeros((P.shape[0], 16, 2), np.int64)
-    nk = np.zeros((P.shape[0], 2), np.int64)
-    fr = np.zeros((P.shape[0] + 2, 8), np.int64)
     nout = 0
     ti = 0
     nev = ev.shape[0]
@@ -482,14 +485,14 @@ def run_kernel(
                     continue
                 nsp = _compute_leak(L, tt, P, opt, S, B, lscratch, cnt, err)
                 if err[0] != ERR_NONE:
-                    return out, nout, ti
+                    return nout, ti
                 if nsp > 0:
                     fr[0, 0] = L
                     fr[0, 1] = 1
                     fr[0, 2] = nsp
                     fr[0, 3] = 0
                     fr[0, 4] = 0
-                    out, nout = _drain(
+                    nout = _drain(
                         tt,
                         1,
                         fr,
@@ -513,7 +516,7 @@ def run_kernel(
                         fl,
                     )
                     if err[0] != ERR_NONE:
-                        return out, nout, ti
+                        return nout, ti
         if e == nev:
             break
         t = ev[e, 0]
@@ -527,7 +530,7 @@ def run_kernel(
             _readout(f, opt, readout)
         elif layer == 13:
             if dvs_mon != 0:
-                out = _append(out, nout, t, 13, f, x, y, 1)
+                _append(out, nout, t, 13, f, x, y, 1)
                 nout += 1
             for s in range(2):
                 D = dvs_dest[s]
@@ -536,10 +539,10 @@ def run_kernel(
                 if not _in_range(D, f, x, y, P):
                     if opt[O_OOR] != 0:
                         _range_error(err, 13, D, f, x, y, t)
-                        return out, nout, ti
+                        return nout, ti
                     cnt[C_DROPPED, D] += 1
                     continue
-                out, nout = _inject(
+                nout = _inject(
                     D,
                     f,
                     x,
@@ -566,9 +569,9 @@ def run_kernel(
                     fl,
                 )
                 if err[0] != ERR_NONE:
-                    return out, nout, ti
+                    return nout, ti
         else:
-            out, nout = _inject(
+            nout = _inject(
                 layer,
                 f,
                 x,
@@ -595,5 +598,5 @@ def run_kernel(
                 fl,
             )
             if err[0] != ERR_NONE:
-                return out, nout, ti
-    return out, nout, ti
+                return nout, ti
+    return nout, ti

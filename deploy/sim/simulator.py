@@ -173,6 +173,7 @@ class _Run:
         self.reset()
 
     def reset(self) -> None:
+        self.capacity = 4096
         self.S = self.cc.S0.copy()
         self.dec = np.zeros(N_CNN_LAYERS, np.int64)
         self.last_tick: int | None = None
@@ -187,35 +188,49 @@ class _Run:
         last = int(rows[-1, 0]) if len(rows) else -1
         horizon = last if end_time_us is None else max(last, end_time_us)
         ticks = np.asarray(cc.options.tick_times(self.last_tick, horizon), dtype=np.int64)
-        readout = np.zeros(N_READOUT_CLASSES, np.int64)
-        cnt = np.zeros((5, N_CNN_LAYERS), np.int64)
-        err = np.zeros(8, np.int64)
-        out0 = np.empty((max(1024, len(rows)), 6), np.int64)
-        out, nout, nticks = K.run_kernel(
-            rows,
-            ticks,
-            cc.P,
-            cc.opt,
-            cc.W,
-            self.S,
-            cc.B,
-            cc.NNZ,
-            np.zeros(cc.scratch_size, np.int64),
-            np.zeros(cc.lscratch_size, np.int64),
-            cc.dest,
-            cc.dvs_dest,
-            cc.dvs_mon,
-            self.dec,
-            readout,
-            cnt,
-            out0,
-            err,
-        )
+        capacity = self.capacity
+        while True:
+            S0, dec0 = self.S.copy(), self.dec.copy()
+            readout = np.zeros(N_READOUT_CLASSES, np.int64)
+            cnt = np.zeros((5, N_CNN_LAYERS), np.int64)
+            err = np.zeros(8, np.int64)
+            out = np.empty((capacity, 6), np.int64)
+            nout, nticks = K.run_kernel(
+                rows,
+                ticks,
+                cc.P,
+                cc.opt,
+                cc.W,
+                self.S,
+                cc.B,
+                cc.NNZ,
+                np.zeros(cc.scratch_size, np.int64),
+                np.zeros(cc.lscratch_size, np.int64),
+                cc.dest,
+                cc.dvs_dest,
+                cc.dvs_mon,
+                self.dec,
+                readout,
+                cnt,
+                out,
+                err,
+                np.zeros(max(1, int(cc.P[:, K.F_].max())), np.bool_),
+                np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
+                np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
+                np.zeros((N_CNN_LAYERS, 2), np.int64),
+                np.zeros((N_CNN_LAYERS + 2, 8), np.int64),
+            )
+            if nout <= capacity or err[0] != K.ERR_NONE:
+                break
+            # The output buffer was too small: restore the state and run again with room for every row.
+            self.S, self.dec = S0, dec0
+            capacity = nout
+        self.capacity = max(self.capacity, capacity)
         if nticks:
             self.last_tick = int(ticks[nticks - 1])
         if err[0] != K.ERR_NONE:
             _raise(err)
-        out = out[:nout]
+        out = out[: min(nout, capacity)]
         res = SimResult(
             synops=cnt[K.C_SYNOPS].copy(),
             spikes_generated=cnt[K.C_GEN].copy(),
