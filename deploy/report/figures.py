@@ -70,7 +70,7 @@ def memory_figure(s: RunSummary) -> RenderedFigure:
     labels = [f"{m.core}\n{_short(m.layer) if m.layer else 'free'}" for m in s.core_memory]
     ax.set_xticks(cores, labels, fontsize=8)
     ax.set_ylabel("words (log scale)")
-    ax.legend(ncols=3, fontsize=8, loc="upper left", frameon=False)
+    _legend_above(ax, 3)
     ax.spines[["top", "right"]].set_visible(False)
     return RenderedFigure(
         "memory",
@@ -99,7 +99,7 @@ def spike_count_figure(s: RunSummary) -> RenderedFigure | None:
     ax.set_ylabel("spikes")
     if max((la.totals[s_] for la in a.layers for s_ in sources), default=0) > 0:
         ax.set_yscale("symlog", linthresh=1)
-    ax.legend(ncols=len(sources), fontsize=8, frameon=False)
+    _legend_above(ax, len(sources))
     ax.spines[["top", "right"]].set_visible(False)
     return RenderedFigure(
         "spike-counts", "Spikes per layer", "Bar chart of spike counts per layer for each view", _png(fig)
@@ -218,7 +218,7 @@ def output_class_figure(s: RunSummary) -> RenderedFigure | None:
     ax.set_xticks(x)
     ax.set_xlabel("output feature (class)")
     ax.set_ylabel("spikes")
-    ax.legend(ncols=len(sources), fontsize=8, frameon=False)
+    _legend_above(ax, len(sources))
     ax.spines[["top", "right"]].set_visible(False)
     return RenderedFigure(
         "output-classes",
@@ -242,7 +242,7 @@ def throughput_figure(s: RunSummary) -> RenderedFigure | None:
     ax.set_xticks(x, [f"core {a.core}\n{_short(a.layer)}" for a in s.activity], fontsize=8)
     ax.set_ylabel("SynOps/s")
     ax.set_yscale("log")
-    ax.legend(ncols=3, fontsize=8, frameon=False)
+    _legend_above(ax, 3)
     ax.spines[["top", "right"]].set_visible(False)
     return RenderedFigure(
         "throughput",
@@ -268,6 +268,11 @@ def all_figures(s: RunSummary, d: SpikeData | None) -> list[RenderedFigure]:
         if fig is not None:
             out.append(fig)
     return out
+
+
+def _legend_above(ax: Any, ncols: int) -> None:
+    """Legend in one row above the plot's top-right corner, where it cannot hide data."""
+    ax.legend(ncols=max(ncols, 1), fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1, 1))
 
 
 def _rebin_rows(raster: np.ndarray, factor: int) -> np.ndarray:
