@@ -30,8 +30,8 @@ def main() -> int:
         "--torch-threads",
         type=int,
         default=None,
-        help="torch.set_num_threads(N) first (default: torch's default; 1 avoids thread start-up cost on "
-        "small tensors, which dominates quantize on a busy machine)",
+        help="torch.set_num_threads(N) first (default: torch's default). quantize rounds in numpy and "
+        "normalize builds no GraphModule, so the result should no longer depend on it; this checks that",
     )
     args = parser.parse_args()
     if args.torch_threads is not None:
