@@ -349,7 +349,5 @@ class ChipConfig(_Node):
             if layer.monitor_enable or layer.enabled_destinations:
                 used.add(i)
             used.update(d.layer for d in layer.enabled_destinations if 0 <= d.layer < N_CNN_LAYERS)
-        used.update(
-            d.layer for d in self.dvs_layer.destinations if d.enable and 0 <= d.layer < N_CNN_LAYERS
-        )
+        used.update(d.layer for d in self.dvs_layer.destinations if d.enable and 0 <= d.layer < N_CNN_LAYERS)
         return tuple(sorted(used))
