@@ -98,9 +98,9 @@ def _row_default(
 
     Returns (any neuron fired, min sum, max sum) — the sums are checked for 16-bit overflow by the caller.
     """
-    anyf = 0
-    lo = 0
-    hi = 0
+    anyf: Any = 0
+    lo: Any = 0
+    hi: Any = 0
     # Unsigned indices: numba then emits no negative-index wrap-around, so LLVM vectorises the loop
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
