@@ -205,6 +205,10 @@ def test_input_file_tonic_events_and_label(workdir: Path, rng: np.random.Generat
     assert (
         np.load(workdir / "tonic" / "input_events.npy")["layer"].tolist() == [s["placement"][0]["core"]] * 400
     )
+    # `simulate` sends tonic-style events to the configuration's entry core too, and reproduces the run.
+    sim = cli("simulate", workdir / "tonic" / "config.json", "--input", path, "--json")
+    assert sim.returncode == 0, sim.stderr
+    assert json.loads(sim.stdout)["n_output_events"] == s["n_output_events"]
 
 
 def test_sample_next_to_the_model_is_the_default_input(workdir: Path, rng: np.random.Generator) -> None:
