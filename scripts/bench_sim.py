@@ -169,8 +169,9 @@ def main() -> None:
             t_ts = median_time(lambda cfg=config, e=entry, x=x: run_timestepped(cfg, {e: x}), args.repeats)
             synops = int(res.synops.sum())
             print(
-                f"{name:<13} {density:>7.0%} {len(events):>10} {synops:>11} {len(res.events):>6} {t_ev:>14.4f} "
-                f"{synops / t_ev:>10.3g} {len(events) / t_ev:>10.3g} {t_ts:>14.4f} {t_ts / t_ev:>7.1f}x"
+                f"{name:<13} {density:>7.0%} {len(events):>10} {synops:>11} {len(res.events):>6} "
+                f"{t_ev:>14.4f} {synops / t_ev:>10.3g} {len(events) / t_ev:>10.3g} "
+                f"{t_ts:>14.4f} {t_ts / t_ev:>7.1f}x"
             )
             if args.threads > 1 and density == 0.02:
                 batch = [events] * (2 * args.threads)
@@ -184,7 +185,8 @@ def main() -> None:
                     time.perf_counter,
                 )
                 print(
-                    f"{'':<13} batch of {len(batch)} (wall): 1 thread {t1:.3f} s, {args.threads} threads {tn:.3f} s"
+                    f"{'':<13} batch of {len(batch)} (wall): 1 thread {t1:.3f} s, "
+                    f"{args.threads} threads {tn:.3f} s"
                 )
 
 
