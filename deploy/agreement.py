@@ -329,3 +329,59 @@ def reduce_counts(per_layer: Sequence[npt.ArrayLike]) -> list[npt.NDArray[np.int
             raise ValueError(f"expected (T, F, H, W) or (F, H, W) spike counts, got shape {a.shape}")
         out.append(np.rint(a).astype(np.int64))
     return out
+
+
+@dataclass(frozen=True)
+class ClassAgreement:
+    """Output classes of several samples in every view (the multi-sample form of the class check).
+
+    Attributes:
+        labels: Known class per sample (None where unknown).
+        predictions: Source → predicted class per sample (None when the view produced no output spike).
+        accuracy: Source → fraction of samples whose prediction equals the label (None without labels).
+        pairwise: ``"a vs b"`` → fraction of samples on which the two views predict the same class.
+    """
+
+    labels: tuple[int | None, ...]
+    predictions: dict[str, tuple[int | None, ...]]
+    accuracy: dict[str, float | None]
+    pairwise: dict[str, float]
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_samples": self.n_samples,
+            "labels": list(self.labels),
+            "predictions": {k: list(v) for k, v in self.predictions.items()},
+            "accuracy": dict(self.accuracy),
+            "pairwise_agreement": dict(self.pairwise),
+        }
+
+
+def class_agreement(
+    predictions: Mapping[str, Sequence[int | None]], labels: Sequence[int | None]
+) -> ClassAgreement:
+    """Accuracy of each view and how often each pair of views predicts the same class.
+
+    Raises:
+        ValueError: A view has a different number of predictions than there are labels.
+    """
+    n = len(labels)
+    for src, p in predictions.items():
+        if len(p) != n:
+            raise ValueError(f"source {src!r} has {len(p)} predictions for {n} samples")
+    known = [i for i, lab in enumerate(labels) if lab is not None]
+    accuracy: dict[str, float | None] = {}
+    for src, p in predictions.items():
+        accuracy[src] = sum(p[i] == labels[i] for i in known) / len(known) if known else None
+    pairwise = {
+        f"{a} vs {b}": (
+            sum(x == y for x, y in zip(predictions[a], predictions[b], strict=True)) / n if n else 1.0
+        )
+        for a, b in PAIRS
+        if a in predictions and b in predictions
+    }
+    return ClassAgreement(tuple(labels), {k: tuple(v) for k, v in predictions.items()}, accuracy, pairwise)

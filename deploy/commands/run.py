@@ -44,7 +44,7 @@ from deploy.errors import BoardError, DeployError, EventFormatError, SamnaUnavai
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from deploy.agreement import AgreementResult
+    from deploy.agreement import AgreementResult, ClassAgreement
     from deploy.pipeline import CompileResult
     from deploy.report.summary import InputInfo, RunSummary, SpikeData
     from deploy.sim.result import SimResult
@@ -177,6 +177,7 @@ class Reporter:
 
 
 STEP_LABELS = {
+    "samples": "classify every shipped sample (float, quantised, simulated)",
     "compile": "compile",
     "target_simulator": "run on the simulator (the target)",
     "target_board": "run on the board (the target)",
@@ -247,11 +248,15 @@ class ResolvedInput:
         events: Chip events (``EVENT_DTYPE``) to feed the target.
         model_events: The events the model's input sees (``layer`` ignored), for the time-stepped raster.
         info: Provenance and duration for the report.
+        samples: Further labelled samples shipped in the same archive (``sample_events``, ``offsets``,
+            ``labels``, as ``models/training.py`` writes ``sample_input.npz``): ``(chip events, model events,
+            label)`` each, for the multi-sample class check.
     """
 
     events: npt.NDArray[Any]
     model_events: npt.NDArray[Any]
     info: InputInfo
+    samples: tuple[tuple[npt.NDArray[Any], npt.NDArray[Any], int | None], ...] = ()
 
 
 def entry_targets(result: CompileResult) -> list[int]:
@@ -421,7 +426,46 @@ def resolve_input(args: argparse.Namespace, result: CompileResult, model_path: P
         _duration_s(events, dt_us),
         label,
     )
-    return ResolvedInput(events, model_events, info)
+    samples = tuple(
+        (_tonic_to_chip(xytp, targets, f"input events file '{path}', sample {i}"), as_events(xytp), lab)
+        for i, (xytp, lab) in enumerate(read_samples(path))
+    )
+    return ResolvedInput(events, model_events, info, samples)
+
+
+def read_samples(path: Path) -> list[tuple[npt.NDArray[Any], int | None]]:
+    """Labelled tonic-style samples of a multi-sample ``.npz`` (keys ``sample_events``, ``offsets``,
+    ``labels``); empty for any other file.
+
+    Raises:
+        EventFormatError: The keys are present but inconsistent.
+    """
+    if path.suffix.lower() != ".npz":
+        return []
+    with np.load(path, allow_pickle=False) as archive:
+        if not {"sample_events", "offsets", "labels"} <= set(archive.files):
+            return []
+        try:
+            events = np.asarray(archive["sample_events"])
+            offsets = np.asarray(archive["offsets"], dtype=np.int64).reshape(-1)
+            labels = np.asarray(archive["labels"]).reshape(-1)
+        except (OSError, ValueError, EOFError) as exc:
+            raise EventFormatError(f"input events file '{path}': samples cannot be read ({exc})") from None
+    n = len(offsets) - 1
+    if (
+        not _is_tonic(events)
+        or n < 1
+        or len(labels) != n
+        or offsets[0] != 0
+        or offsets[-1] != len(events)
+        or np.any(np.diff(offsets) < 0)
+    ):
+        raise EventFormatError(
+            f"input events file '{path}': 'sample_events' (tonic-style), 'offsets' (n + 1 increasing, "
+            f"from 0 to the number of events) and 'labels' (n) do not fit together: {len(events)} events, "
+            f"{len(offsets)} offsets, {len(labels)} labels"
+        )
+    return [(events[offsets[i] : offsets[i + 1]], int(labels[i])) for i in range(n)]
 
 
 def _dt_us(args: argparse.Namespace) -> int:
@@ -504,6 +548,31 @@ def analyse(
     return Analysis(sim, agreement, over_time, rasters, n_bins)
 
 
+def evaluate_samples(result: CompileResult, inp: ResolvedInput, dt_us: int, out_layer: int) -> ClassAgreement:
+    """Output class of every shipped sample in the float, quantised and simulated views, and accuracies."""
+    from deploy.agreement import class_agreement, output_class
+    from deploy.report.build import predicted_class
+    from deploy.sim.events import events_to_raster, validate_events
+    from deploy.sim.simulator import simulate_batch
+    from deploy.timestep import evaluate
+
+    graph = result.graph
+    out_core = result.placement.core_of[out_layer]
+    n_out = graph.layers[out_layer].out_features
+    preds: dict[str, list[int | None]] = {"float": [], "quantised": [], "simulated": []}
+    for chip_events, model_events, _ in inp.samples:
+        validate_events(chip_events, result.config, dvs_size=result.chip.dvs_size)
+        last = int(chip_events["timestamp"].max()) if len(chip_events) else 0
+        raster = events_to_raster(model_events, dt_us, graph.input_shape, t0_us=0, n_bins=last // dt_us + 1)
+        for src, g in (("float", graph), ("quantised", result.qgraph)):
+            preds[src].append(output_class(evaluate(g, raster).spikes[out_layer].sum(axis=0))[0])
+    for sim in simulate_batch(result.config, [s[0] for s in inp.samples], chip=result.chip):
+        ev = sim.events[np.asarray(sim.events["layer"]) == out_core]
+        counts = np.bincount(np.asarray(ev["feature"], dtype=np.int64), minlength=n_out)[:n_out]
+        preds["simulated"].append(predicted_class(counts.tolist()))
+    return class_agreement(preds, [s[2] for s in inp.samples])
+
+
 def _feature_raster(spikes: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """``(T, F, H, W)`` spikes → ``(T, F)`` spikes per time step and feature."""
     a = np.asarray(spikes)
@@ -538,6 +607,7 @@ def build_summary(
     timings: dict[str, float],
     notes: list[str],
     files: tuple[str, ...],
+    samples: ClassAgreement | None = None,
 ) -> tuple[RunSummary, SpikeData]:
     from deploy import __version__
     from deploy.report import build
@@ -568,6 +638,7 @@ def build_summary(
         activity=activity,
         energy=estimate_energy(int(sum(a.synops for a in activity)), inp.info.duration_s),
         agreement=analysis.agreement,
+        samples=samples,
         n_output_events=len(output_events),
         predicted_class=build.predicted_class(target_counts),
         synops_budget=args.synops_budget,
@@ -662,6 +733,16 @@ def run(args: argparse.Namespace) -> int:
 
     dt_us = _dt_us(args)
     analysis = analyse(result, inp, dt_us, reporter, timings)
+    samples = (
+        timed(
+            reporter,
+            "samples",
+            timings,
+            lambda: evaluate_samples(result, inp, dt_us, analysis.agreement.output_layer),
+        )
+        if inp.samples
+        else None
+    )
     monitored = set(result.config.monitored_cores())
     expected = analysis.sim.events[np.isin(analysis.sim.events["layer"], sorted(monitored))]
     if target_name == "simulator" and not np.array_equal(expected, output_events):
@@ -671,7 +752,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     summary, spikes = build_summary(
-        args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES
+        args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES, samples
     )
     with reporter.step(f"write {out_dir}"), atomic_output_dir(out_dir, force=args.force) as tmp:
         provenance = Provenance(
@@ -726,6 +807,11 @@ def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
         agree = "[green]agree[/]" if s.agreement.classes_agree else "[yellow]disagree[/]"
         line += f"; views {agree} ({classes})"
     out.print(line)
+    if s.samples is not None:
+        acc = ", ".join(
+            f"{k} {'—' if v is None else f'{100 * v:.1f} %'}" for k, v in s.samples.accuracy.items()
+        )
+        out.print(f"{s.samples.n_samples} shipped samples: accuracy {acc}")
     n_warn = len(s.checker_warnings) + len(s.bandwidth_warnings)
     if n_warn:
         out.print(f"[yellow]{n_warn} warning(s)[/] (see report)")

@@ -19,6 +19,7 @@ from deploy.report.tables import (
     memory_table,
     placement_table,
     quant_table,
+    samples_table,
     spike_count_table,
 )
 
@@ -198,6 +199,8 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
             "input event and thresholds after every synaptic update, sinabs sums a whole time step first "
             "(SPECK_SEMANTICS §10).</p>"
         )
+    if s.samples is not None:
+        parts.append(render_table(samples_table(s.samples)))
     parts.append("<h2>Spikes</h2>")
     parts.append(fig("spike-time"))
     parts.append(fig("output-raster"))

@@ -16,6 +16,7 @@ from deploy.report.tables import (
     memory_table,
     placement_table,
     quant_table,
+    samples_table,
     spike_count_table,
 )
 
@@ -90,5 +91,7 @@ def render_markdown(s: RunSummary) -> str:
         )
         out += [f"- {line}" for line in divergence_lines(a)]
         out += ["", render_table(spike_count_table(a)), render_table(agreement_table(a))]
+    if s.samples is not None:
+        out.append(render_table(samples_table(s.samples)))
     out.append(f"\n_speck-deploy {s.tool_version}; files: {', '.join(s.files)}_\n")
     return "\n".join(out)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from deploy.agreement import AgreementResult
+from deploy.agreement import AgreementResult, ClassAgreement
 
 SCHEMA_VERSION = 1
 """Version of the ``summary.json`` layout."""
@@ -332,6 +332,7 @@ class RunSummary:
     config_hash: str = ""
     tool_version: str = ""
     files: tuple[str, ...] = ()
+    samples: ClassAgreement | None = None
 
     @property
     def bandwidth_warnings(self) -> tuple[str, ...]:
@@ -412,6 +413,7 @@ class RunSummary:
                 "average_power_w": _finite(self.energy.average_power_w),
             },
             "agreement": self.agreement.to_dict() if self.agreement is not None else None,
+            "samples": self.samples.to_dict() if self.samples is not None else None,
             "warnings": {
                 "checker": list(self.checker_warnings),
                 "bandwidth": list(self.bandwidth_warnings),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from deploy.agreement import AgreementResult
+from deploy.agreement import AgreementResult, ClassAgreement
 from deploy.report.summary import RunSummary
 
 
@@ -249,6 +249,32 @@ def agreement_table(a: AgreementResult) -> Table:
         for src in a.sources
     ]
     return Table("Output class", ("view", "class (argmax)", "output spikes per class"), tuple(rows))
+
+
+def samples_table(c: ClassAgreement) -> Table:
+    """Predicted class of every shipped sample per view, then accuracy and pairwise agreement."""
+    sources = list(c.predictions)
+    rows = []
+    flags = []
+    for i, label in enumerate(c.labels):
+        preds = [c.predictions[s][i] for s in sources]
+        rows.append(
+            (str(i), "—" if label is None else str(label), *("—" if p is None else str(p) for p in preds))
+        )
+        flags.append(len(set(preds)) > 1)
+    rows.append(
+        ("accuracy", "", *("—" if c.accuracy[s] is None else fmt_pct(c.accuracy[s] or 0.0) for s in sources))
+    )
+    flags.append(False)
+    pairs = "; ".join(f"{k}: {fmt_pct(v)}" for k, v in c.pairwise.items())
+    return Table(
+        f"Output class of the {c.n_samples} shipped samples",
+        ("sample", "label", *sources),
+        tuple(rows),
+        tuple(flags),
+        caption=f"Same class in both views: {pairs}. Rows where the views disagree are flagged; "
+        "'—' = no output spike.",
+    )
 
 
 def divergence_lines(a: AgreementResult) -> list[str]:

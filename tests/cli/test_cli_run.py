@@ -218,11 +218,21 @@ def test_sample_next_to_the_model_is_the_default_input(workdir: Path, rng: np.ra
     ev = np.zeros(50, dtype=TONIC_DTYPE)
     ev["t"] = np.arange(50) * 100
     ev["x"], ev["y"] = rng.integers(0, 16, 50), rng.integers(0, 16, 50)
-    np.savez(d / "sample_input.npz", events=ev, labels=np.array([2, 0]))  # as models/training.py writes it
+    # As models/training.py writes it: sample 0 as `events`, all samples concatenated, offsets and labels.
+    np.savez(
+        d / "sample_input.npz",
+        events=ev,
+        sample_events=np.concatenate([ev, ev[:20]]),
+        offsets=np.array([0, 50, 70]),
+        labels=np.array([2, 0]),
+    )
     proc = cli(d / "model.pt", "--input-shape", SHAPE, "--dry-run", "--json", cwd=d)
     assert proc.returncode == 0, proc.stderr
     s = json.loads(proc.stdout)
     assert s["input"]["kind"] == "sample" and s["input"]["n_events"] == 50 and s["input"]["label"] == 2
+    assert s["samples"]["n_samples"] == 2 and s["samples"]["labels"] == [2, 0]
+    # Sample 0 is the `events` array, so its classes are the single-sample check's.
+    assert {k: v[0] for k, v in s["samples"]["predictions"].items()} == s["agreement"]["output_classes"]
     assert (d / "deploy-out" / "with_sample" / "summary.json").is_file()  # default -o: deploy-out/<folder>
     # An explicit Poisson rate wins over the sample.
     proc = cli(

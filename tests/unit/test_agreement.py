@@ -7,6 +7,7 @@ import pytest
 
 from deploy.agreement import (
     Tolerance,
+    class_agreement,
     compare,
     count_correlation,
     monitored_counts,
@@ -173,3 +174,22 @@ def test_monitored_counts_match_the_simulator_counters(rng: np.random.Generator)
     plain = simulate(result.config, events, chip=result.chip)
     exit_core = core_of[result.graph.exit_layers[0]]
     np.testing.assert_array_equal(plain.events, sim.events[sim.events["layer"] == exit_core])
+
+
+def test_class_agreement_accuracy_and_pairwise() -> None:
+    c = class_agreement(
+        {"float": [1, 2, 3, 0], "quantised": [1, 2, 0, 0], "simulated": [1, None, 0, 0]},
+        labels=[1, 2, 3, None],
+    )
+    assert c.n_samples == 4
+    assert c.accuracy == {"float": 1.0, "quantised": pytest.approx(2 / 3), "simulated": pytest.approx(1 / 3)}
+    assert c.pairwise == {
+        "float vs quantised": 0.75,
+        "quantised vs simulated": 0.75,
+        "float vs simulated": 0.5,
+    }
+    d = c.to_dict()
+    assert d["predictions"]["simulated"] == [1, None, 0, 0] and d["labels"][3] is None
+    assert class_agreement({"float": [None]}, [None]).accuracy == {"float": None}
+    with pytest.raises(ValueError, match="3 predictions for 4 samples"):
+        class_agreement({"float": [1, 2, 3]}, [1, 2, 3, 4])

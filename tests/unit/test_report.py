@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from deploy.agreement import compare
+from deploy.agreement import class_agreement, compare
 from deploy.report import write_reports
 from deploy.report.figures import all_figures
 from deploy.report.html import render_html
@@ -92,6 +92,7 @@ def _summary(rng: np.random.Generator, over_budget: bool = False) -> tuple[RunSu
         config_hash="abcdef0123456789",
         tool_version="0.1.0",
         files=("config.json", "summary.json"),
+        samples=class_agreement({"float": [1, 0], "quantised": [1, 1], "simulated": [1, None]}, [1, 0]),
     )
     t = np.arange(500) * 100
     spikes = SpikeData(
@@ -171,6 +172,7 @@ def test_summary_json_is_complete_and_strict_json(rng: np.random.Generator) -> N
     assert d["agreement"]["classes_agree"] is (s.agreement is not None and s.agreement.classes_agree)
     assert {"float", "quantised", "simulated"} <= set(d["spike_counts"][0])
     assert d["warnings"]["checker"] and d["warnings"]["bandwidth"] == []
+    assert d["samples"]["accuracy"] == {"float": 1.0, "quantised": 0.5, "simulated": 0.5}
 
 
 def test_html_is_self_contained_escaped_and_has_every_figure(rng: np.random.Generator) -> None:
@@ -215,6 +217,7 @@ def test_markdown_has_every_section(rng: np.random.Generator) -> None:
         assert heading in md
     assert "| 8 | — | 0 / 32,768 (0.0 %)" in md
     assert "ASSUMPTION" in md
+    assert "### Output class of the 2 shipped samples" in md and "| ⚠ 1 | 0 | 0 | 1 | — |" in md
 
 
 def test_write_reports_writes_three_files(tmp_path, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
