@@ -14,6 +14,10 @@ Input events, first match wins:
 4. Poisson events: every input pixel and channel fires independently at ``--poisson-rate`` Hz (default
    50 Hz) for ``--duration-ms`` (default 100 ms), seeded with ``--seed`` (default 0).
 
+An ``.npz`` that also holds ``sample_events``, ``offsets`` and ``labels`` (the bundled models'
+``sample_input.npz``) adds a multi-sample class check: every sample is classified by the float, quantised and
+simulated views, with accuracies and pairwise agreement in the report.
+
 Output directory (``-o DIR``, default ``deploy-out/<model>``, where ``<model>`` is the model file's stem, or
 its folder's name for files called ``model.*``): ``config.json``, ``input_events.npy``,
 ``output_events.npy``, ``summary.json``, ``report.md``, ``report.html``. Everything is written into a
