@@ -21,7 +21,7 @@ from deploy.sim.events import DVS_LAYER, Events, as_events, make_events, to_rows
 from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
 from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config
 from hwconfig.chips import get_chip
-from hwconfig.config import N_CNN_LAYERS, ChipConfig, DvsLayerConfig
+from hwconfig.config import N_CNN_LAYERS, ChipConfig, CnnLayerConfig, DvsLayerConfig
 from hwconfig.spec import ChipSpec
 
 _OVF = {"error": K.OVF_ERROR, "wrap": K.OVF_WRAP, "saturate": K.OVF_SAT}
@@ -79,6 +79,7 @@ def compile_config(
             P[L, K.DECN] = n
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
+        P[L, K.SAFE] = L in used and _overflow_free(layer)
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
@@ -135,6 +136,27 @@ def compile_config(
         dvs_size=spec.dvs_size,
         **arrays,
     )
+
+
+def _overflow_free(layer: CnnLayerConfig) -> bool:
+    """True when no synaptic sum of this core can leave 16 bits under the default options.
+
+    With clamping, ``threshold_high ≥ 1``, every initial state in ``[threshold_low, threshold_high)``, every
+    weight ≤ ``threshold_high`` and no positive leak, the state stays in ``[threshold_low, threshold_high)``
+    (a fired neuron keeps ``v − thr < max(W) ≤ thr``, or 0), so each sum lies in
+    ``[threshold_low + min(W), threshold_high − 1 + max(W)]``; if that is inside 16 bits the kernel may skip
+    its overflow bookkeeping for this core.
+    """
+    thr, lo = layer.threshold_high, layer.threshold_low
+    w, v = layer.weights, layer.neurons_initial_value
+    if thr < 1 or w.size == 0 or v.size == 0:
+        return False
+    w_max, w_min = int(w.max()), int(w.min())
+    if int(v.max()) >= thr or int(v.min()) < lo or w_max > thr:
+        return False
+    if layer.leak_enable and layer.biases.size and int(layer.biases.max()) > 0:
+        return False
+    return thr - 1 + max(w_max, 0) <= 32767 and lo + min(w_min, 0) >= -32768
 
 
 def _cat(parts: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
