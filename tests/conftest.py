@@ -23,7 +23,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--board"):
         return
-    skip = pytest.mark.skip(reason="hardware-in-the-loop test: opt in with `pytest --board` on a machine with a board")
+    skip = pytest.mark.skip(
+        reason="hardware-in-the-loop test: opt in with `pytest --board` on a machine with a board"
+    )
     for item in items:
         if "hardware" in item.keywords:
             item.add_marker(skip)
