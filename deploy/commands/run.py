@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from deploy.agreement import AgreementResult, ClassAgreement
     from deploy.pipeline import CompileResult
     from deploy.report.summary import InputInfo, RunSummary, SpikeData
+    from deploy.sim.options import SimOptions
     from deploy.sim.result import SimResult
     from hwconfig.config import ChipConfig
     from hwconfig.spec import ChipSpec
@@ -147,6 +148,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--slow-clock-hz",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help=(
+            "slow clock driving leak (bias) on the target; default none, so biases have no effect on chip "
+            "(SPECK_SEMANTICS §2.4)"
+        ),
+    )
+    p.add_argument(
         "--json", action="store_true", help="print summary.json to stdout and nothing else on stdout"
     )
     verbosity = p.add_mutually_exclusive_group()
@@ -233,11 +244,22 @@ def require_board(chip: ChipSpec, board: str | None) -> str:
         raise BoardError(f"cannot run on a board: the real samna is installed but {exc}. {hint}") from None
 
 
-def run_board(config: ChipConfig, events: npt.NDArray[Any], chip: ChipSpec, board: str) -> npt.NDArray[Any]:
+def run_board(
+    config: ChipConfig, events: npt.NDArray[Any], chip: ChipSpec, board: str, slow_clock_hz: int | None
+) -> npt.NDArray[Any]:
     """Run ``events`` on the board; output events as :data:`deploy.sim.events.EVENT_DTYPE`."""
     from deploy.board import run_on_board
 
-    return run_on_board(config, chip, events, board)
+    return run_on_board(config, chip, events, board, slow_clock_hz=slow_clock_hz)
+
+
+def sim_options(args: argparse.Namespace) -> SimOptions:
+    """Simulator options from the command line (everything else: SPECK_SEMANTICS defaults)."""
+    from deploy.sim.options import SimOptions
+
+    if args.slow_clock_hz is not None and not args.slow_clock_hz > 0:
+        raise DeployError(f"--slow-clock-hz must be positive, got {args.slow_clock_hz}")
+    return SimOptions(slow_clock_hz=args.slow_clock_hz)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -501,7 +523,12 @@ class Analysis:
 
 
 def analyse(
-    result: CompileResult, inp: ResolvedInput, dt_us: int, reporter: Reporter, timings: dict[str, float]
+    result: CompileResult,
+    inp: ResolvedInput,
+    dt_us: int,
+    options: SimOptions,
+    reporter: Reporter,
+    timings: dict[str, float],
 ) -> Analysis:
     """Simulate with every used core monitored, evaluate float and quantised models time-stepped, compare."""
     from deploy.agreement import compare, monitored_counts, reduce_counts
@@ -516,7 +543,7 @@ def analyse(
         reporter,
         "simulate_all_layers",
         timings,
-        lambda: simulate(analysis_config, inp.events, chip=result.chip),
+        lambda: simulate(analysis_config, inp.events, options, chip=result.chip),
     )
     last_ts = int(inp.events["timestamp"].max()) if len(inp.events) else 0
     n_bins = last_ts // dt_us + 1
@@ -552,7 +579,9 @@ def analyse(
     return Analysis(sim, agreement, over_time, rasters, n_bins)
 
 
-def evaluate_samples(result: CompileResult, inp: ResolvedInput, dt_us: int, out_layer: int) -> ClassAgreement:
+def evaluate_samples(
+    result: CompileResult, inp: ResolvedInput, dt_us: int, out_layer: int, options: SimOptions
+) -> ClassAgreement:
     """Output class of every shipped sample in the float, quantised and simulated views, and accuracies."""
     from deploy.agreement import class_agreement, output_class
     from deploy.report.build import predicted_class
@@ -570,7 +599,7 @@ def evaluate_samples(result: CompileResult, inp: ResolvedInput, dt_us: int, out_
         raster = events_to_raster(model_events, dt_us, graph.input_shape, t0_us=0, n_bins=last // dt_us + 1)
         for src, g in (("float", graph), ("quantised", result.qgraph)):
             preds[src].append(output_class(evaluate(g, raster).spikes[out_layer].sum(axis=0))[0])
-    for sim in simulate_batch(result.config, [s[0] for s in inp.samples], chip=result.chip):
+    for sim in simulate_batch(result.config, [s[0] for s in inp.samples], options, chip=result.chip):
         ev = sim.events[np.asarray(sim.events["layer"]) == out_core]
         counts = np.bincount(np.asarray(ev["feature"], dtype=np.int64), minlength=n_out)[:n_out]
         preds["simulated"].append(predicted_class(counts.tolist()))
@@ -699,6 +728,7 @@ def run(args: argparse.Namespace) -> int:
     model_path = Path(args.model)
     out_dir: Path = args.output if args.output is not None else default_output_dir(model_path)
     check_output_dir(out_dir.absolute(), args.force)
+    options = sim_options(args)
     board = None if args.dry_run else require_board(chip, args.board)
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -710,6 +740,19 @@ def run(args: argparse.Namespace) -> int:
         lambda: compile_model(model_path, **_common.model_kwargs(args)),
     )
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
+    leaky = [q.name for q in result.qgraph.layers if q.has_bias]
+    if leaky:
+        clock = (
+            f"the simulation applied them once per slow-clock tick at {args.slow_clock_hz} Hz"
+            if args.slow_clock_hz
+            else "no slow clock was given (--slow-clock-hz), so on the chip and in the simulation they have "
+            "no effect, while the time-stepped views add them every step"
+        )
+        notes.append(
+            f"{'layers' if len(leaky) > 1 else 'layer'} {', '.join(repr(n) for n in leaky)} "
+            f"{'have' if len(leaky) > 1 else 'has'} biases, which the chip applies as leak once "
+            f"per slow-clock period (SPECK_SEMANTICS §2.4, §10.3); {clock}"
+        )
     dvs = result.graph.dvs
     if dvs is not None:
         cores = ", ".join(str(result.placement.core_of[i]) for i in dvs.destinations)
@@ -725,24 +768,27 @@ def run(args: argparse.Namespace) -> int:
     if board is None:
         from deploy.sim.simulator import Simulator
 
-        target = Simulator(chip=chip)
+        target = Simulator(options, chip=chip)
         target.load(result.config)
         output_events = timed(reporter, "target_simulator", timings, lambda: target.run(inp.events))
         target_name = "simulator"
     else:
         output_events = timed(
-            reporter, "target_board", timings, lambda: run_board(result.config, inp.events, chip, board)
+            reporter,
+            "target_board",
+            timings,
+            lambda: run_board(result.config, inp.events, chip, board, args.slow_clock_hz),
         )
         target_name = f"board {board}"
 
     dt_us = _dt_us(args)
-    analysis = analyse(result, inp, dt_us, reporter, timings)
+    analysis = analyse(result, inp, dt_us, options, reporter, timings)
     samples = (
         timed(
             reporter,
             "samples",
             timings,
-            lambda: evaluate_samples(result, inp, dt_us, analysis.agreement.output_layer),
+            lambda: evaluate_samples(result, inp, dt_us, analysis.agreement.output_layer, options),
         )
         if inp.samples
         else None

@@ -412,10 +412,40 @@ def test_bad_event_file_exits_2_without_output(case: str, workdir: Path) -> None
     assert not [p for p in d.iterdir() if p.name.startswith(".out.")]
 
 
+def test_bias_needs_a_slow_clock(workdir: Path) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), iaf(), nn.Conv2d(4, 3, 3, stride=2, padding=1), iaf()
+    )
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.Conv2d):
+                m.weight.uniform_(-0.1, 0.4)
+                m.bias.fill_(0.05)
+    torch.save(model, workdir / "bias.pt")
+    runs = {}
+    for name, extra in (("noclock", []), ("clock", ["--slow-clock-hz", "100"])):
+        proc = cli(
+            workdir / "bias.pt", "--input-shape", SHAPE, "--dry-run", "-o", workdir / name, "--json", *extra
+        )
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = json.loads(proc.stdout)
+    assert any("no slow clock was given" in n for n in runs["noclock"]["notes"])
+    assert any("at 100 Hz" in n for n in runs["clock"]["notes"])
+    assert any("[leak]" in w for w in runs["noclock"]["warnings"]["checker"])
+    # With a clock the positive leak adds spikes in the simulation; the time-stepped views do not change.
+    sim = {k: sum(la["totals"]["simulated"] for la in r["agreement"]["layers"]) for k, r in runs.items()}
+    flt = {k: sum(la["totals"]["float"] for la in r["agreement"]["layers"]) for k, r in runs.items()}
+    assert sim["clock"] > sim["noclock"] and flt["clock"] == flt["noclock"]
+
+
 def test_bad_poisson_arguments_exit_2(workdir: Path) -> None:
     out = workdir / "poisson_bad"
     proc = cli(workdir / "tiny.pt", "--input-shape", SHAPE, "--dry-run", "-o", out, "--poisson-rate", "-5")
     assert_user_error(proc, "--poisson-rate")
+    assert not out.exists()
+    proc = cli(workdir / "tiny.pt", "--input-shape", SHAPE, "--dry-run", "-o", out, "--slow-clock-hz", "0")
+    assert_user_error(proc, "--slow-clock-hz")
     assert not out.exists()
 
 
