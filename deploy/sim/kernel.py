@@ -175,7 +175,7 @@ def _row_generic(
 
 @nb.njit(**_INLINE)
 def _compute_event(
-    L: int, c: int, x: int, y: int, t: int, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
+    L: int, c: int, x: int, y: int, t: int, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any,
     scratch: Any, xol: Any, yol: Any, nk: Any, cnt: Any, err: Any, fl: Any,
 ) -> int:  # fmt: skip
     """Apply one input event to core L; write the keys of firing neurons, sorted, to L's scratch."""
@@ -235,6 +235,40 @@ def _compute_event(
     keep = 0 if rtz else 1
     fast = check_sum and ovf == OVF_ERROR and clamp and not skipzero
     safe = fast and P[L, SAFE] != 0
+    if fast and sy == 1 and nky > 0:
+        # Stride 1 in y: the valid ky form one run, whose target neurons (x_o, y_o descending) are adjacent
+        # f-blocks in the [x][y][f] state; with the ky-reversed weight copy WR they are adjacent too, so
+        # one loop of nky·F elements replaces nky rows.
+        ky_hi = yol[L, nky - 1, 0]
+        yo_lo = yol[L, nky - 1, 1]
+        n = nky * F
+        for ix in range(nkx):
+            kx = xol[L, ix, 0]
+            xo = xol[L, ix, 1]
+            wb = woff + ((c * k + kx) * k + (k - 1 - ky_hi)) * F
+            sb = soff + (xo * Hout + yo_lo) * F
+            synops += n
+            if safe:
+                anyf = _row_safe(S, WR, sb, wb, n, thr, thrlo, keep, fl)
+                lo = 0
+                hi = 0
+            else:
+                anyf, lo, hi = _row_default(S, WR, sb, wb, n, thr, thrlo, keep, fl)
+            if lo < -32768 or hi > 32767:
+                _overflow_error(err, L, -1, xo, -1, t, hi if hi > 32767 else lo)
+                return 0
+            if anyf:
+                base = ix * nky + nky - 1
+                for i in range(n):
+                    if fl[i]:
+                        j = i // F
+                        scratch[sc + nsp] = (i - j * F) * nk2 + base - j
+                        nsp += 1
+        cnt[C_SYNOPS, L] += synops
+        cnt[C_GEN, L] += nsp
+        if nsp > 1:
+            _sort(scratch, sc, nsp)
+        return nsp
     for ix in range(nkx):
         kx = xol[L, ix, 0]
         xo = xol[L, ix, 1]
@@ -355,7 +389,7 @@ def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> 
 
 @nb.njit(**_JIT)
 def _drain(
-    t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
+    t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
     xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any, nout: int,
     err: Any, fl: Any,
 ) -> int:  # fmt: skip
@@ -427,7 +461,7 @@ def _drain(
                 return nout
             cnt[C_DROPPED, D] += 1
             continue
-        nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+        nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
         if err[0] != ERR_NONE:
             return nout
         if nsp > 0:
@@ -442,11 +476,11 @@ def _drain(
 
 @nb.njit(**_INLINE)
 def _inject(
-    L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, opt: Any, W: Any, S: Any, NNZ: Any,
+    L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any,
     scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
     cnt: Any, out: Any, nout: int, err: Any, fl: Any,
 ) -> int:  # fmt: skip
-    nsp = _compute_event(L, c, x, y, t, P, opt, W, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+    nsp = _compute_event(L, c, x, y, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
     if err[0] != ERR_NONE or nsp == 0:
         return nout
     fr[0, 0] = L
@@ -461,6 +495,7 @@ def _inject(
         P,
         opt,
         W,
+        WR,
         S,
         NNZ,
         scratch,
@@ -481,7 +516,7 @@ def _inject(
 
 @nb.njit(**_JIT)
 def run_kernel(
-    ev: Any, ticks: Any, P: Any, opt: Any, W: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
+    ev: Any, ticks: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
     dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any, err: Any,
     fl: Any, xol: Any, yol: Any, nk: Any, fr: Any,
 ) -> tuple[int, int]:  # fmt: skip
@@ -524,6 +559,7 @@ def run_kernel(
                         P,
                         opt,
                         W,
+                        WR,
                         S,
                         NNZ,
                         scratch,
@@ -577,6 +613,7 @@ def run_kernel(
                     P,
                     opt,
                     W,
+                    WR,
                     S,
                     NNZ,
                     scratch,
@@ -606,6 +643,7 @@ def run_kernel(
                 P,
                 opt,
                 W,
+                WR,
                 S,
                 NNZ,
                 scratch,

@@ -37,6 +37,7 @@ class CompiledConfig:
     P: npt.NDArray[np.int64]
     opt: npt.NDArray[np.int64]
     W: npt.NDArray[np.int32]
+    WR: npt.NDArray[np.int32]
     S0: npt.NDArray[np.int32]
     B: npt.NDArray[np.int32]
     NNZ: npt.NDArray[np.int32]
@@ -57,6 +58,7 @@ def compile_config(
     used = check_config(config)
     P = np.zeros((N_CNN_LAYERS, K.N_PARAM), np.int64)
     w_parts: list[npt.NDArray[np.int32]] = []
+    wr_parts: list[npt.NDArray[np.int32]] = []
     s_parts: list[npt.NDArray[np.int32]] = []
     b_parts: list[npt.NDArray[np.int32]] = []
     n_parts: list[npt.NDArray[np.int32]] = []
@@ -88,6 +90,7 @@ def compile_config(
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
+        wr_parts.append(np.ascontiguousarray(wk[:, :, ::-1, :]).reshape(-1))  # ky reversed (stride-1 runs)
         n_parts.append((wk != 0).sum(axis=3, dtype=np.int32).reshape(-1))
         s_parts.append(
             np.ascontiguousarray(layer.neurons_initial_value.astype(np.int32).transpose(1, 2, 0)).ravel()
@@ -118,6 +121,7 @@ def compile_config(
         "P": P,
         "opt": opt,
         "W": _cat(w_parts),
+        "WR": _cat(wr_parts),
         "S0": _cat(s_parts),
         "B": _cat(b_parts),
         "NNZ": _cat(n_parts),
@@ -223,6 +227,7 @@ class _Run:
                 cc.P,
                 cc.opt,
                 cc.W,
+                cc.WR,
                 self.S,
                 cc.B,
                 cc.NNZ,
@@ -236,7 +241,7 @@ class _Run:
                 cnt,
                 out,
                 err,
-                np.zeros(max(1, int(cc.P[:, K.F_].max())), np.bool_),
+                np.zeros(max(1, int((cc.P[:, K.F_] * cc.P[:, K.K_]).max())), np.bool_),
                 np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
                 np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
                 np.zeros((N_CNN_LAYERS, 2), np.int64),
