@@ -193,7 +193,7 @@ class Reporter:
 
 STEP_LABELS = {
     "samples": "classify every shipped sample (float, quantised, simulated)",
-    "compile": "compile",
+    "compile": "compile (load, normalise, quantise, check, place, emit)",
     "target_simulator": "run on the simulator (the target)",
     "target_board": "run on the board (the target)",
     "simulate_all_layers": "simulate with every layer monitored",
@@ -442,6 +442,16 @@ def resolve_input(args: argparse.Namespace, result: CompileResult, model_path: P
         fmt = "tonic-style events"
     else:
         events = as_events(raw, source=f"input events file '{path}'")
+        stray = np.nonzero(~np.isin(events["layer"], targets))[0]
+        if len(stray):
+            i = int(stray[0])
+            raise EventFormatError(
+                f"input events file '{path}': event {i} is sent to layer {int(events['layer'][i])}, but this "
+                f"model's input enters the chip at layer(s) {targets} (chip events carry the core they are "
+                "injected into, which depends on the placement); store the events tonic-style (fields x, y, "
+                "t, p) to have them routed to the entry core automatically, or pin the placement with "
+                "--core-map"
+            )
         model_events = events[np.isin(events["layer"], targets[:1])]
         fmt = "chip events"
     what = "sample shipped with the model" if kind == "sample" else "file"

@@ -386,6 +386,10 @@ def _bad_event_files(d: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
     ev2 = np.zeros(2, dtype=TONIC_DTYPE)
     ev2["t"] = [50, 10]
     np.save(unordered, ev2)
+    wrong_core = d / "wrong_core.npy"
+    chip_ev = np.zeros(2, dtype=EVENT_DTYPE)
+    chip_ev["layer"] = 7  # the tiny model's input enters at its first layer's core, not core 7
+    np.save(wrong_core, chip_ev)
     pickled = d / "objects.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     return {
@@ -395,11 +399,13 @@ def _bad_event_files(d: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
         "out_of_range": (out_of_range, ("event 1", "x = 40")),
         "unordered": (unordered, ("event 1", "timestamp")),
         "object_array": (pickled, ("objects.npy",)),
+        "wrong_core": (wrong_core, ("wrong_core.npy", "event 0", "layer 7", "--core-map")),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "wrong_extension", "corrupt", "out_of_range", "unordered", "object_array"]
+    "case",
+    ["missing", "wrong_extension", "corrupt", "out_of_range", "unordered", "object_array", "wrong_core"],
 )
 def test_bad_event_file_exits_2_without_output(case: str, workdir: Path) -> None:
     d = workdir / f"ev_{case}"
