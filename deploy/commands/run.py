@@ -708,6 +708,39 @@ def build_summary(
 # Command
 
 
+def bundled_input_shape(model_path: Path) -> tuple[int, int, int] | None:
+    """``INPUT_SHAPE`` declared by a bundled model's package (``models/<name>/__init__.py``) for a model file
+    inside that package's folder; None for any other file."""
+    import importlib
+
+    try:
+        import models
+    except ImportError:
+        return None
+    folder = model_path.resolve().parent
+    if folder.parent != Path(models.__file__).resolve().parent or not (folder / "__init__.py").is_file():
+        return None
+    try:
+        shape = getattr(importlib.import_module(f"models.{folder.name}"), "INPUT_SHAPE", None)
+    except ImportError:
+        return None
+    if shape is None or len(tuple(shape)) != 3:
+        return None
+    c, h, w = (int(v) for v in shape)
+    return (c, h, w)
+
+
+def compile_kwargs(args: argparse.Namespace, model_path: Path) -> dict[str, Any]:
+    """:func:`deploy.pipeline.compile_model` arguments; a bundled model's declared input shape fills in a
+    missing ``--input-shape``."""
+    from deploy.commands import _common
+
+    kwargs = _common.model_kwargs(args)
+    if kwargs.get("input_shape") is None:
+        kwargs["input_shape"] = bundled_input_shape(model_path)
+    return kwargs
+
+
 def default_output_dir(model: Path) -> Path:
     """``deploy-out/<stem>``, or ``deploy-out/<folder>`` for files named ``model.*``."""
     name = model.parent.name if model.stem == "model" and model.parent.name else model.stem
@@ -725,7 +758,6 @@ OUTPUT_FILES = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.commands import _common
     from deploy.outdir import atomic_output_dir, check_output_dir
     from deploy.pipeline import compile_model
     from deploy.report import summary_json as to_json
@@ -747,7 +779,7 @@ def run(args: argparse.Namespace) -> int:
         reporter,
         "compile",
         timings,
-        lambda: compile_model(model_path, **_common.model_kwargs(args)),
+        lambda: compile_model(model_path, **compile_kwargs(args, model_path)),
     )
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
     leaky = [q.name for q in result.qgraph.layers if q.has_bias]

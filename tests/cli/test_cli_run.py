@@ -24,7 +24,6 @@ from hwconfig.samna_env import detect_samna
 
 REPO = Path(__file__).resolve().parents[2]
 SHAPE = "2,16,16"
-DEFAULT_MODEL = REPO / "models" / "digits_snn" / "model.pt"
 OUTPUT_FILES = {
     "config.json",
     "input_events.npy",
@@ -548,12 +547,28 @@ def test_report_opens_in_headless_chromium(
 # ------------------------------------------------------------------------------------------ bundled model
 
 
+def test_bundled_models_declare_their_input_shape() -> None:
+    from deploy.commands.run import bundled_input_shape
+
+    pkg = REPO / "models" / "digits_ann2snn"
+    assert bundled_input_shape(pkg / "model.pt") == (2, 34, 34)  # the package's INPUT_SHAPE
+    assert bundled_input_shape(REPO / "tests" / "model.pt") is None  # not a bundled model's folder
+    assert bundled_input_shape(REPO / "models" / "model.pt") is None
+
+
 @pytest.mark.slow
-def test_default_model_dry_run(tmp_path: Path) -> None:
-    if not DEFAULT_MODEL.is_file():
-        pytest.skip(f"the bundled default model {DEFAULT_MODEL.relative_to(REPO)} is not committed yet")
-    proc = cli(DEFAULT_MODEL, "--device", "speck", "--dry-run", "-o", tmp_path / "out", "--json")
+@pytest.mark.parametrize("name", ["digits_snn", "digits_ann2snn"])
+def test_bundled_model_dry_run(name: str, tmp_path: Path) -> None:
+    """What scripts/run_default.sh does (no --input-shape: the bundled package declares it)."""
+    model = REPO / "models" / name / "model.pt"
+    if not model.is_file():
+        pytest.skip(f"the bundled model {model.relative_to(REPO)} is not committed yet")
+    proc = cli(model, "--device", "speck", "--dry-run", "-o", tmp_path / "out", "--json")
     assert proc.returncode == 0, proc.stderr
     s = json.loads(proc.stdout)
-    assert s["input"]["kind"] == "sample" and s["predicted_class"] is not None
+    assert s["input"]["kind"] == "sample" and s["input"]["label"] is not None
+    assert s["predicted_class"] is not None
     assert s["agreement"]["output_classes"]["simulated"] == s["predicted_class"]
+    samples = s["samples"]
+    assert samples["n_samples"] >= 2 and samples["predictions"]["simulated"][0] == s["predicted_class"]
+    assert samples["accuracy"]["float"] >= 0.5  # trained models: most shipped samples are classified right
