@@ -35,6 +35,10 @@ N_OPT = 8
 OVF_ERROR, OVF_WRAP, OVF_SAT = 0, 1, 2
 CHECK_SUM, CHECK_RESULT = 0, 1
 
+# Pending spikes are stored as ``order_key << 24 | f << 14 | x << 7 | y`` (f < 1024, x, y < 128): sorting
+# the packed values sorts by the emission-order key, and decoding needs no integer division.
+PACK_F, PACK_X = 14, 7
+
 # Error codes in err[0].
 ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
 
@@ -258,12 +262,14 @@ def _compute_event(
                 _overflow_error(err, L, -1, xo, -1, t, hi if hi > 32767 else lo)
                 return 0
             if anyf:
-                base = ix * nky + nky - 1
-                for i in range(n):
-                    if fl[i]:
-                        j = i // F
-                        scratch[sc + nsp] = (i - j * F) * nk2 + base - j
-                        nsp += 1
+                for j in range(nky):
+                    iy = nky - 1 - j
+                    base = ix * nky + iy
+                    low = (xo << PACK_X) | (yo_lo + j)
+                    for f in range(F):
+                        if fl[j * F + f]:
+                            scratch[sc + nsp] = ((f * nk2 + base) << 24) | (f << PACK_F) | low
+                            nsp += 1
         cnt[C_SYNOPS, L] += synops
         cnt[C_GEN, L] += nsp
         if nsp > 1:
@@ -300,7 +306,7 @@ def _compute_event(
                 base = ix * nky + iy
                 for f in range(F):
                     if fl[f]:
-                        scratch[sc + nsp] = f * nk2 + base
+                        scratch[sc + nsp] = ((f * nk2 + base) << 24) | (f << PACK_F) | (xo << PACK_X) | yo
                         nsp += 1
     cnt[C_SYNOPS, L] += synops
     cnt[C_GEN, L] += nsp
@@ -344,7 +350,9 @@ def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: An
                     r = _fit(r, ovf)
                 S[sb + f] = r
                 if fire:
-                    lscratch[sc + nsp] = (f * Wout + xo) * Hout + yo
+                    lscratch[sc + nsp] = (
+                        (((f * Wout + xo) * Hout + yo) << 24) | (f << PACK_F) | (xo << PACK_X) | yo
+                    )
                     nsp += 1
     cnt[C_GEN, L] += nsp
     if nsp > 1:
@@ -389,9 +397,9 @@ def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> 
 
 @nb.njit(**_JIT)
 def _drain(
-    t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any, scratch: Any, lscratch: Any,
-    xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any, nout: int,
-    err: Any, fl: Any,
+    t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any, scratch: Any,
+    lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any,
+    nout: int, err: Any, fl: Any,
 ) -> int:  # fmt: skip
     """Run the depth-first cascade of the frames on the stack until it is empty.
 
@@ -407,21 +415,13 @@ def _drain(
             continue
         phase = fr[i, 4]
         if phase == 0:
-            if fr[i, 1] == 0:
-                key = scratch[P[L, SCOFF] + fr[i, 3]]
-                nkx = nk[L, 0]
-                nky = nk[L, 1]
-                f = key // (nkx * nky)
-                rem = key - f * nkx * nky
-                x = xol[L, rem // nky, 1]
-                y = yol[L, rem % nky, 1]
+            if fr[i, 1] == 0:  # noqa: SIM108 - two different buffers
+                packed = scratch[P[L, SCOFF] + fr[i, 3]]
             else:
-                key = lscratch[P[L, LSCOFF] + fr[i, 3]]
-                hw = P[L, WOUT] * P[L, HOUT]
-                f = key // hw
-                rem = key - f * hw
-                x = rem // P[L, HOUT]
-                y = rem % P[L, HOUT]
+                packed = lscratch[P[L, LSCOFF] + fr[i, 3]]
+            f = (packed >> PACK_F) & 1023
+            x = (packed >> PACK_X) & 127
+            y = packed & 127
             n = P[L, DECN]
             if n > 0:
                 c0 = dec[L]
@@ -450,8 +450,18 @@ def _drain(
         D = dest[L, s, 1]
         p = dest[L, s, 2]
         nf = fr[i, 5] + dest[L, s, 3]
-        nx = fr[i, 6] // p
-        ny = fr[i, 7] // p
+        if p == 1:
+            nx = fr[i, 6]
+            ny = fr[i, 7]
+        elif p == 2:
+            nx = fr[i, 6] >> 1
+            ny = fr[i, 7] >> 1
+        elif p == 4:
+            nx = fr[i, 6] >> 2
+            ny = fr[i, 7] >> 2
+        else:
+            nx = fr[i, 6] // p
+            ny = fr[i, 7] // p
         if D == 12:
             _readout(nf, opt, readout)
             continue
@@ -516,9 +526,9 @@ def _inject(
 
 @nb.njit(**_JIT)
 def run_kernel(
-    ev: Any, ticks: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, B: Any, NNZ: Any, scratch: Any, lscratch: Any,
-    dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any, err: Any,
-    fl: Any, xol: Any, yol: Any, nk: Any, fr: Any,
+    ev: Any, ticks: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, B: Any, NNZ: Any, scratch: Any,
+    lscratch: Any, dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any,
+    err: Any, fl: Any, xol: Any, yol: Any, nk: Any, fr: Any,
 ) -> tuple[int, int]:  # fmt: skip
     """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
 

@@ -68,8 +68,12 @@ def compile_config(
         d = layer.dimensions
         F, C, k = d.output_shape.feature_count, d.input_shape.feature_count, d.kernel_size
         Wout, Hout = d.output_shape.size.x, d.output_shape.size.y
-        if L in used and k > 16:
-            raise SimulationError(f"core {L}: kernel_size {k} > 16")
+        if L in used and (k > 16 or F > 1024 or Wout > 128 or Hout > 128):
+            # The kernel packs (f, x, y) of pending spikes into 10 + 7 + 7 bits (chip limits: §7.2).
+            raise SimulationError(
+                f"core {L}: kernel_size {k} (max 16), features {F} (max 1024) or output map {Wout}×{Hout} "
+                "(max 128×128) beyond what the simulator supports"
+            )
         P[L, K.F_], P[L, K.C_], P[L, K.K_] = F, C, k
         P[L, K.SX], P[L, K.SY], P[L, K.PX], P[L, K.PY] = d.stride.x, d.stride.y, d.padding.x, d.padding.y
         P[L, K.WOUT], P[L, K.HOUT] = Wout, Hout
