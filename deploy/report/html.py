@@ -57,6 +57,7 @@ ul.msgs { padding-left: 20px; } ul.msgs li { margin: 3px 0; }
            padding: 8px 14px; }
 .okbox { background: #eef8f1; border: 1px solid #bfe3cb; border-radius: 8px; padding: 8px 14px; }
 code { background: var(--soft); padding: 1px 4px; border-radius: 3px; }
+nav.toc { margin: 4px 0 8px; font-size: 13px; } nav.toc a { color: var(--accent); text-decoration: none; }
 footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
 """
 
@@ -93,6 +94,22 @@ def _messages(items: Sequence[str], empty: str, box: str = "warnbox") -> str:
     return (
         f'<div class="{box}"><ul class="msgs">' + "".join(f"<li>{_e(m)}</li>" for m in items) + "</ul></div>"
     )
+
+
+SECTIONS = (
+    ("warnings", "Warnings"),
+    ("placement", "Placement"),
+    ("memory", "Memory"),
+    ("quantisation", "Quantisation"),
+    ("activity", "Activity and energy"),
+    ("agreement", "Agreement"),
+    ("spikes", "Spikes"),
+)
+
+
+def _toc() -> str:
+    links = " · ".join(f'<a href="#{sid}">{_e(title)}</a>' for sid, title in SECTIONS)
+    return f'<nav class="toc">{links}</nav>'
 
 
 def _cards(s: RunSummary) -> str:
@@ -154,28 +171,29 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         f"input {_e(s.input.description)} · "
         f"configuration hash <code>{_e(s.config_hash[:16] or '—')}</code></p>",
         _cards(s),
-        "<h2>Warnings</h2>",
+        _toc(),
+        "<h2 id='warnings'>Warnings</h2>",
         "<h3>Bandwidth</h3>",
         _messages(s.bandwidth_warnings, "Every core is within its SynOps/s budget."),
         "<h3>Checker</h3>",
         _messages(s.checker_warnings, "The checker raised no warnings."),
         "<h3>Notes from the front end</h3>",
         _messages(s.notes, "No notes.", box="notebox"),
-        "<h2>Placement</h2>",
+        "<h2 id='placement'>Placement</h2>",
         render_table(placement_table(s), ""),
         render_table(fit_table(s)),
-        "<h2>Memory</h2>",
+        "<h2 id='memory'>Memory</h2>",
         fig("memory"),
         render_table(memory_table(s), ""),
-        "<h2>Quantisation</h2>",
+        "<h2 id='quantisation'>Quantisation</h2>",
         render_table(quant_table(s), ""),
-        "<h2>Activity, throughput and energy</h2>",
+        "<h2 id='activity'>Activity, throughput and energy</h2>",
         fig("throughput"),
         render_table(activity_table(s), ""),
         render_table(energy_table(s)),
     ]
     a = s.agreement
-    parts.append("<h2>Agreement: float ↔ quantised ↔ simulated</h2>")
+    parts.append("<h2 id='agreement'>Agreement: float ↔ quantised ↔ simulated</h2>")
     if a is None:
         parts.append('<div class="warnbox">The agreement check was not run.</div>')
     else:
@@ -201,7 +219,7 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         )
     if s.samples is not None:
         parts.append(render_table(samples_table(s.samples)))
-    parts.append("<h2>Spikes</h2>")
+    parts.append("<h2 id='spikes'>Spikes</h2>")
     parts.append(fig("spike-time"))
     parts.append(fig("output-raster"))
     parts.append(fig("raster"))

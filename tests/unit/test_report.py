@@ -202,6 +202,9 @@ def test_html_is_self_contained_escaped_and_has_every_figure(rng: np.random.Gene
     assert "<script>alert(1)</script>" not in doc and "&lt;script&gt;" in doc
     for key in keys:
         assert f'id="fig-{key}"' in doc
+    ids = {a.get("id") for _, a in parser.tags}
+    anchors = [a["href"] for t, a in parser.tags if t == "a" and a.get("href")]
+    assert anchors and all(h is not None and h.startswith("#") and h[1:] in ids for h in anchors)
 
 
 def test_markdown_has_every_section(rng: np.random.Generator) -> None:
