@@ -68,13 +68,13 @@ def _check(seed: int, big: bool) -> None:
         assert_same(a, b)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_fast_equals_reference(seed: int) -> None:
     _check(seed, big=False)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_fast_equals_reference_near_overflow(seed: int) -> None:
     _check(seed, big=True)

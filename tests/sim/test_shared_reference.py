@@ -69,3 +69,20 @@ def test_target_protocol_persists_state_until_reset() -> None:
     out2 = sim.run(events)
     np.testing.assert_array_equal(to_rows(out2), exp["events"])
     assert sim.last_result is not None and sim.last_result.synops.tolist() == exp["synops"].tolist()
+
+
+@pytest.mark.parametrize("case", ["tiny_2layer", "reset_zero", "bias_leak", "mnist_avgpool"])
+def test_fast_equals_reference_on_sinabs_networks_with_leak(case: str) -> None:
+    """Real sinabs-compiled networks (biases → leak, pooling) with a 200 Hz slow clock: fast == reference."""
+    from test_differential import assert_same
+
+    case_dir = SINABS_REFERENCE / case
+    if not (case_dir / "config.json").exists():
+        pytest.skip(f"{case_dir} not available")
+    config = load_sinabs_case(case_dir)
+    events = load_events(case_dir / "input_events.npy")
+    for leak_spikes in (False, True):
+        opts = SimOptions(
+            slow_clock_hz=200.0, leak_spikes=leak_spikes, overflow="saturate", record_traces=True
+        )
+        assert_same(simulate_reference(config, events, opts), simulate(config, events, opts))
