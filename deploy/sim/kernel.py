@@ -403,18 +403,18 @@ def _drain(
 ) -> int:  # fmt: skip
     """Run the depth-first cascade of the frames on the stack until it is empty.
 
-    Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 next spike index,
-    4 phase (0 new spike, 1 slot 0 next, 2 slot 1 next, 3 done), 5 f, 6 x, 7 y.
+    Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 current spike index,
+    4 phase (0 spike not started, 1 slot 0 next, 2 slot 1 next, 3 slots done), 5 f, 6 x, 7 y.
     """
     trace = opt[O_TRACE] != 0
     while sp > 0:
         i = sp - 1
         L = fr[i, 0]
-        if fr[i, 3] >= fr[i, 2]:
-            sp -= 1
-            continue
         phase = fr[i, 4]
-        if phase == 0:
+        if phase == 0:  # next pending spike of this frame: decimator, monitor
+            if fr[i, 3] >= fr[i, 2]:
+                sp -= 1
+                continue
             if fr[i, 1] == 0:  # noqa: SIM108 - two different buffers
                 packed = scratch[P[L, SCOFF] + fr[i, 3]]
             else:
@@ -437,50 +437,54 @@ def _drain(
             fr[i, 5] = f
             fr[i, 6] = x
             fr[i, 7] = y
-            fr[i, 4] = 1
-            continue
-        if phase == 3:
-            fr[i, 3] += 1
-            fr[i, 4] = 0
-            continue
-        s = phase - 1
-        fr[i, 4] = phase + 1
-        if dest[L, s, 0] == 0:
-            continue
-        D = dest[L, s, 1]
-        p = dest[L, s, 2]
-        nf = fr[i, 5] + dest[L, s, 3]
-        if p == 1:
-            nx = fr[i, 6]
-            ny = fr[i, 7]
-        elif p == 2:
-            nx = fr[i, 6] >> 1
-            ny = fr[i, 7] >> 1
-        elif p == 4:
-            nx = fr[i, 6] >> 2
-            ny = fr[i, 7] >> 2
-        else:
-            nx = fr[i, 6] // p
-            ny = fr[i, 7] // p
-        if D == 12:
-            _readout(nf, opt, readout)
-            continue
-        if not _in_range(D, nf, nx, ny, P):
-            if opt[O_OOR] != 0:
-                _range_error(err, L, D, nf, nx, ny, t)
+            phase = 1
+        pushed = False
+        while phase <= 2:  # destination slots 0 then 1; a slot whose event makes spikes pushes a frame
+            s = phase - 1
+            phase += 1
+            if dest[L, s, 0] == 0:
+                continue
+            D = dest[L, s, 1]
+            p = dest[L, s, 2]
+            nf = fr[i, 5] + dest[L, s, 3]
+            if p == 1:
+                nx = fr[i, 6]
+                ny = fr[i, 7]
+            elif p == 2:
+                nx = fr[i, 6] >> 1
+                ny = fr[i, 7] >> 1
+            elif p == 4:
+                nx = fr[i, 6] >> 2
+                ny = fr[i, 7] >> 2
+            else:
+                nx = fr[i, 6] // p
+                ny = fr[i, 7] // p
+            if D == 12:
+                _readout(nf, opt, readout)
+                continue
+            if not _in_range(D, nf, nx, ny, P):
+                if opt[O_OOR] != 0:
+                    _range_error(err, L, D, nf, nx, ny, t)
+                    return nout
+                cnt[C_DROPPED, D] += 1
+                continue
+            nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
+            if err[0] != ERR_NONE:
                 return nout
-            cnt[C_DROPPED, D] += 1
-            continue
-        nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
-        if err[0] != ERR_NONE:
-            return nout
-        if nsp > 0:
-            fr[sp, 0] = D
-            fr[sp, 1] = 0
-            fr[sp, 2] = nsp
-            fr[sp, 3] = 0
-            fr[sp, 4] = 0
+            if nsp > 0:
+                fr[sp, 0] = D
+                fr[sp, 1] = 0
+                fr[sp, 2] = nsp
+                fr[sp, 3] = 0
+                fr[sp, 4] = 0
+                pushed = True
+                break
+        if pushed:
+            fr[i, 4] = phase
             sp += 1
+            continue
+        fr[i, 3] += 1
+        fr[i, 4] = 0
     return nout
 
 
