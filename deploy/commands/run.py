@@ -396,9 +396,45 @@ def _tonic_to_chip(xytp: npt.NDArray[Any], targets: list[int], source: str) -> n
 
 
 def _duration_s(events: npt.NDArray[Any], dt_us: int) -> float:
+    """Time the input spans, from the start of its first time bin to its last event."""
+    t0, _ = time_bins(events, dt_us)
     if not len(events):
         return dt_us / 1e6
-    return (int(events["timestamp"].max()) + 1) / 1e6
+    return (int(events["timestamp"].max()) + 1 - t0) / 1e6
+
+
+MAX_RASTER_ELEMENTS = 200_000_000
+"""Largest time-stepped input raster (T·C·H·W counts, 8 bytes each) the agreement check builds."""
+
+
+def time_bins(events: npt.NDArray[Any], dt_us: int) -> tuple[int, int]:
+    """``(t0_us, n_bins)`` of the time-stepped views: bins of ``dt_us`` aligned to multiples of ``dt_us``,
+    from the bin of the first event to the bin of the last (recordings need not start at 0)."""
+    if not len(events):
+        return 0, 1
+    first, last = int(events["timestamp"].min()), int(events["timestamp"].max())
+    t0 = first // dt_us * dt_us
+    return t0, (last - t0) // dt_us + 1
+
+
+def input_raster(
+    model_events: npt.NDArray[Any], shape: tuple[int, int, int], dt_us: int, t0_us: int, n_bins: int
+) -> npt.NDArray[np.int64]:
+    """The ``(T, C, H, W)`` raster the time-stepped views see.
+
+    Raises:
+        DeployError: The raster would be too large (long input, small ``--dt-ms``).
+    """
+    from deploy.sim.events import events_to_raster
+
+    size = n_bins * shape[0] * shape[1] * shape[2]
+    if size > MAX_RASTER_ELEMENTS:
+        raise DeployError(
+            f"the input spans {n_bins} time steps of {dt_us / 1000:g} ms; a "
+            f"{n_bins}×{'×'.join(map(str, shape))} raster ({size:,} counts) is too large for the "
+            "time-stepped agreement check: use a larger --dt-ms or a shorter input"
+        )
+    return events_to_raster(model_events, dt_us, shape, t0_us=t0_us, n_bins=n_bins)
 
 
 def resolve_input(args: argparse.Namespace, result: CompileResult, model_path: Path | None) -> ResolvedInput:
@@ -543,7 +579,6 @@ def analyse(
     """Simulate with every used core monitored, evaluate float and quantised models time-stepped, compare."""
     from deploy.agreement import compare, monitored_counts, reduce_counts
     from deploy.report.build import time_counts_from_events, time_counts_from_rasters
-    from deploy.sim.events import events_to_raster
     from deploy.sim.simulator import simulate
     from deploy.timestep import evaluate
 
@@ -555,9 +590,8 @@ def analyse(
         timings,
         lambda: simulate(analysis_config, inp.events, options, chip=result.chip),
     )
-    last_ts = int(inp.events["timestamp"].max()) if len(inp.events) else 0
-    n_bins = last_ts // dt_us + 1
-    raster = events_to_raster(inp.model_events, dt_us, graph.input_shape, t0_us=0, n_bins=n_bins)
+    t0, n_bins = time_bins(inp.events, dt_us)
+    raster = input_raster(inp.model_events, graph.input_shape, dt_us, t0, n_bins)
     float_out = timed(reporter, "timestep_float", timings, lambda: evaluate(graph, raster))
     quant_out = timed(reporter, "timestep_quantised", timings, lambda: evaluate(result.qgraph, raster))
     float_layers, quant_layers = list(float_out.spikes), list(quant_out.spikes)
@@ -577,14 +611,14 @@ def analyse(
     over_time = {
         "float": time_counts_from_rasters(float_layers),
         "quantised": time_counts_from_rasters(quant_layers),
-        "simulated": time_counts_from_events(sim.events, core_of, n_bins, dt_us),
+        "simulated": time_counts_from_events(sim.events, core_of, n_bins, dt_us, t0),
     }
     out = agreement.output_layer
     n_out = graph.layers[out].out_features
     rasters = {
         "float": _feature_raster(float_layers[out]),
         "quantised": _feature_raster(quant_layers[out]),
-        "simulated": output_raster_from_events(sim.events, core_of[out], n_out, n_bins, dt_us),
+        "simulated": output_raster_from_events(sim.events, core_of[out], n_out, n_bins, dt_us, t0),
     }
     return Analysis(sim, agreement, over_time, rasters, n_bins)
 
@@ -595,7 +629,7 @@ def evaluate_samples(
     """Output class of every shipped sample in the float, quantised and simulated views, and accuracies."""
     from deploy.agreement import class_agreement, output_class
     from deploy.report.build import predicted_class
-    from deploy.sim.events import events_to_raster, validate_events
+    from deploy.sim.events import validate_events
     from deploy.sim.simulator import simulate_batch
     from deploy.timestep import evaluate
 
@@ -605,8 +639,8 @@ def evaluate_samples(
     preds: dict[str, list[int | None]] = {"float": [], "quantised": [], "simulated": []}
     for chip_events, model_events, _ in inp.samples:
         validate_events(chip_events, result.config, dvs_size=result.chip.dvs_size)
-        last = int(chip_events["timestamp"].max()) if len(chip_events) else 0
-        raster = events_to_raster(model_events, dt_us, graph.input_shape, t0_us=0, n_bins=last // dt_us + 1)
+        t0, n_bins = time_bins(chip_events, dt_us)
+        raster = input_raster(model_events, graph.input_shape, dt_us, t0, n_bins)
         for src, g in (("float", graph), ("quantised", result.qgraph)):
             preds[src].append(output_class(evaluate(g, raster).spikes[out_layer].sum(axis=0))[0])
     for sim in simulate_batch(result.config, [s[0] for s in inp.samples], options, chip=result.chip):
@@ -623,13 +657,13 @@ def _feature_raster(spikes: npt.ArrayLike) -> npt.NDArray[np.int64]:
 
 
 def output_raster_from_events(
-    events: npt.NDArray[Any], core: int, n_features: int, n_bins: int, dt_us: int
+    events: npt.NDArray[Any], core: int, n_features: int, n_bins: int, dt_us: int, t0_us: int = 0
 ) -> npt.NDArray[np.int64]:
     """``(T, F)`` spikes per time bin and feature of one core's monitored events."""
     raster = np.zeros((n_bins, n_features), dtype=np.int64)
     sel = events[np.asarray(events["layer"]) == core] if len(events) else events
     if len(sel):
-        bins = np.asarray(sel["timestamp"], dtype=np.int64) // dt_us
+        bins = (np.asarray(sel["timestamp"], dtype=np.int64) - t0_us) // dt_us
         feat = np.asarray(sel["feature"], dtype=np.int64)
         keep = (bins >= 0) & (bins < n_bins) & (feat >= 0) & (feat < n_features)
         np.add.at(raster, (bins[keep], feat[keep]), 1)
@@ -700,6 +734,7 @@ def build_summary(
         output_events=output_events,
         output_features=n_out,
         output_rasters=analysis.output_rasters,
+        t0_us=time_bins(inp.events, _dt_us(args))[0],
     )
     return summary, spikes
 

@@ -142,7 +142,7 @@ def raster_figure(d: SpikeData) -> RenderedFigure:
     ax_in, ax_out = fig.subplots(2, 1, sharex=True, height_ratios=(1.4, 1))
     ev_in, ev_out = d.input_events, d.output_events
     if len(ev_in):
-        t = ev_in["timestamp"] / 1000
+        t = (ev_in["timestamp"] - d.t0_us) / 1000
         w = int(ev_in["x"].max()) + 1
         h = int(ev_in["y"].max()) + 1
         idx = (ev_in["feature"].astype(np.int64) * h + ev_in["y"]) * w + ev_in["x"]
@@ -150,7 +150,9 @@ def raster_figure(d: SpikeData) -> RenderedFigure:
     ax_in.set_ylabel("input pixel\n(feature, y, x)", fontsize=8)
     ax_in.set_title(f"input: {len(ev_in):,} events", fontsize=9, loc="left")
     if len(ev_out):
-        ax_out.scatter(ev_out["timestamp"] / 1000, ev_out["feature"], s=6, marker="|", color="#55A868")
+        ax_out.scatter(
+            (ev_out["timestamp"] - d.t0_us) / 1000, ev_out["feature"], s=6, marker="|", color="#55A868"
+        )
     ax_out.set_ylabel("output feature", fontsize=8)
     ax_out.set_ylim(-0.5, max(d.output_features, 1) - 0.5)
     ax_out.set_title(f"output (target): {len(ev_out):,} events", fontsize=9, loc="left")

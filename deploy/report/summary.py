@@ -297,6 +297,7 @@ class SpikeData:
         output_events: Output events of the target (``EVENT_DTYPE``).
         output_features: Number of output features (classes) of the exit layer.
         output_rasters: Source → ``(T, F)`` spikes per time bin and output feature of the exit layer.
+        t0_us: Start of time bin 0 (event timestamps are shown relative to it).
     """
 
     layer_names: tuple[str, ...]
@@ -306,6 +307,7 @@ class SpikeData:
     output_events: npt.NDArray[Any]
     output_features: int
     output_rasters: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    t0_us: int = 0
 
 
 @dataclass(frozen=True)

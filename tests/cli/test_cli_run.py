@@ -263,6 +263,21 @@ def test_poisson_events_are_seeded_sorted_and_at_the_rate() -> None:
     assert abs(len(a) - expected) < 5 * np.sqrt(expected)
 
 
+def test_time_bins_follow_the_recording_not_time_zero() -> None:
+    from deploy.commands.run import input_raster, time_bins
+    from deploy.errors import DeployError
+    from deploy.sim.events import make_events
+
+    late = make_events([1_600_000_123_456, 1_600_000_150_000], 0, 0, 0, 0)
+    t0, n = time_bins(late, 10_000)
+    assert t0 == 1_600_000_120_000 and n == 4  # bins aligned to multiples of dt, first to last event
+    assert time_bins(make_events([], 0, 0, 0, 0), 10_000) == (0, 1)
+    raster = input_raster(late, (1, 1, 1), 10_000, t0, n)
+    assert raster[:, 0, 0, 0].tolist() == [1, 0, 0, 1]
+    with pytest.raises(DeployError, match="--dt-ms"):
+        input_raster(late, (2, 128, 128), 1, 0, 10**6)
+
+
 # ------------------------------------------------------------------------------------------ exit codes
 
 
