@@ -103,7 +103,11 @@ def evaluate_model(name: str, subset: int | None, chip: str, workers: int | None
     float_acc, float_counts = training.evaluate(model, torch.from_numpy(rasters), torch.from_numpy(labels))
     log(f"{name}: float {100 * float_acc:.2f} %  ({time.perf_counter() - start:.0f} s)")
 
-    result = compile_model(model, chip, input_shape)
+    # Compile a freshly loaded copy: the float run above left neuron states in ``model``, and the compiler,
+    # like sinabs, takes an initialised IAF state as the chip's ``neurons_initial_value``.
+    result = compile_model(training.load_module(package.CHECKPOINT), chip, input_shape)
+    if any(np.any(q.initial_state) for q in result.graph.layers if q.initial_state is not None):
+        raise RuntimeError(f"{name}: the committed model carries a non-zero neuron state")
     graph = result.graph
     (entry,) = graph.entry_layers
     (exit_layer,) = graph.exit_layers
