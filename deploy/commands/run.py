@@ -745,24 +745,41 @@ def build_summary(
 
 def bundled_input_shape(model_path: Path) -> tuple[int, int, int] | None:
     """``INPUT_SHAPE`` declared by a bundled model's package (``models/<name>/__init__.py``) for a model file
-    inside that package's folder; None for any other file."""
-    import importlib
+    inside that package's folder; None for any other file.
 
-    try:
-        import models
-    except ImportError:
-        return None
+    The literal is read with :mod:`ast` (nothing is imported or executed), so this also works when the
+    ``models`` package is not importable (an older editable install).
+    """
+    import ast
+
     folder = model_path.resolve().parent
-    if folder.parent != Path(models.__file__).resolve().parent or not (folder / "__init__.py").is_file():
+    init = folder / "__init__.py"
+    if folder.parent.name != "models" or not (folder.parent / "__init__.py").is_file() or not init.is_file():
         return None
     try:
-        shape = getattr(importlib.import_module(f"models.{folder.name}"), "INPUT_SHAPE", None)
-    except ImportError:
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
         return None
-    if shape is None or len(tuple(shape)) != 3:
-        return None
-    c, h, w = (int(v) for v in shape)
-    return (c, h, w)
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = list(node.targets), node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "INPUT_SHAPE" for t in targets):
+            try:
+                shape = ast.literal_eval(value)
+            except ValueError:
+                return None
+            if (
+                isinstance(shape, tuple)
+                and len(shape) == 3
+                and all(isinstance(v, int) and v > 0 for v in shape)
+            ):
+                return (shape[0], shape[1], shape[2])
+            return None
+    return None
 
 
 def compile_kwargs(args: argparse.Namespace, model_path: Path) -> dict[str, Any]:
