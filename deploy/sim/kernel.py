@@ -27,7 +27,8 @@ import numpy as np
 # Columns of the per-core parameter table P[9, N_PARAM].
 F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
 THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED, SAFE = range(11, 26)
-N_PARAM = 26
+SXL, SYL = 26, 27  # log2 of the strides (chip strides are powers of two), -1 otherwise
+N_PARAM = 28
 
 # Option flags opt[N_OPT].
 O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE = range(8)
@@ -187,6 +188,8 @@ def _compute_event(
     k = P[L, K_]
     sx = P[L, SX]
     sy = P[L, SY]
+    sxl = P[L, SXL]
+    syl = P[L, SYL]
     Wout = P[L, WOUT]
     Hout = P[L, HOUT]
     nkx = 0
@@ -194,12 +197,16 @@ def _compute_event(
         nx = x + P[L, PX] - kx
         if nx < 0:
             break  # nx decreases with kx; a negative nx gives x_o < 0
-        if sx != 1:
+        if sx == 1:
+            xo = nx
+        elif sxl >= 0:
+            if nx & (sx - 1):
+                continue
+            xo = nx >> sxl
+        else:
             if nx % sx != 0:
                 continue
             xo = nx // sx
-        else:
-            xo = nx
         if xo < Wout:
             xol[L, nkx, 0] = kx
             xol[L, nkx, 1] = xo
@@ -209,12 +216,16 @@ def _compute_event(
         ny = y + P[L, PY] - ky
         if ny < 0:
             break
-        if sy != 1:
+        if sy == 1:
+            yo = ny
+        elif syl >= 0:
+            if ny & (sy - 1):
+                continue
+            yo = ny >> syl
+        else:
             if ny % sy != 0:
                 continue
             yo = ny // sy
-        else:
-            yo = ny
         if yo < Hout:
             yol[L, nky, 0] = ky
             yol[L, nky, 1] = yo

@@ -77,6 +77,7 @@ def compile_config(
         P[L, K.F_], P[L, K.C_], P[L, K.K_] = F, C, k
         P[L, K.SX], P[L, K.SY], P[L, K.PX], P[L, K.PY] = d.stride.x, d.stride.y, d.padding.x, d.padding.y
         P[L, K.WOUT], P[L, K.HOUT] = Wout, Hout
+        P[L, K.SXL], P[L, K.SYL] = (_log2(v) for v in (d.stride.x, d.stride.y))
         P[L, K.WIN], P[L, K.HIN] = d.input_shape.size.x, d.input_shape.size.y
         P[L, K.THR], P[L, K.THRLO] = layer.threshold_high, layer.threshold_low
         P[L, K.RTZ], P[L, K.LEAK], P[L, K.MON] = layer.return_to_zero, layer.leak_enable, layer.monitor_enable
@@ -165,6 +166,11 @@ def _overflow_free(layer: CnnLayerConfig) -> bool:
     if layer.leak_enable and layer.biases.size and int(layer.biases.max()) > 0:
         return False
     return thr - 1 + max(w_max, 0) <= 32767 and lo + min(w_min, 0) >= -32768
+
+
+def _log2(v: int) -> int:
+    """log2 of a positive power of two, else -1."""
+    return v.bit_length() - 1 if v > 0 and v & (v - 1) == 0 else -1
 
 
 def _cat(parts: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:

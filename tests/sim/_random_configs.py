@@ -87,7 +87,7 @@ def random_case(seed: int, big_values: bool = False) -> Case:
             in_c[i] = max(1, max(cs) - int(rng.random() < 0.15))
         W, H = in_wh[i]
         k = int(rng.integers(1, 5))
-        sx, sy = (int(rng.choice([1, 1, 2, 4])) for _ in range(2))
+        sx, sy = (int(rng.choice([1, 1, 2, 4, 3])) for _ in range(2))  # 3: not a chip stride, still simulated
         px, py = (int(rng.integers(0, k)) for _ in range(2))
         if _out_size(W, k, sx, px) < 1:
             px = k
