@@ -747,20 +747,34 @@ def bundled_input_shape(model_path: Path) -> tuple[int, int, int] | None:
     """``INPUT_SHAPE`` declared by a bundled model's package (``models/<name>/__init__.py``) for a model file
     inside that package's folder; None for any other file.
 
-    The literal is read with :mod:`ast` (nothing is imported or executed), so this also works when the
-    ``models`` package is not importable (an older editable install).
+    The literal is read with :mod:`ast` (nothing is imported or executed), following ``from models.<other>
+    import INPUT_SHAPE``, so this also works when the ``models`` package is not importable (an older
+    editable install).
     """
+    folder = model_path.resolve().parent
+    if folder.parent.name != "models" or not (folder.parent / "__init__.py").is_file():
+        return None
+    return _declared_input_shape(folder, depth=0)
+
+
+def _declared_input_shape(package: Path, depth: int) -> tuple[int, int, int] | None:
     import ast
 
-    folder = model_path.resolve().parent
-    init = folder / "__init__.py"
-    if folder.parent.name != "models" or not (folder.parent / "__init__.py").is_file() or not init.is_file():
+    init = package / "__init__.py"
+    if depth > 3 or not init.is_file():
         return None
     try:
         tree = ast.parse(init.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
         return None
     for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and any(
+            a.name == "INPUT_SHAPE" and a.asname is None for a in node.names
+        ):
+            parts = (node.module or "").split(".")
+            if node.level == 0 and len(parts) == 2 and parts[0] == "models":
+                return _declared_input_shape(package.parent / parts[1], depth + 1)
+            return None
         if isinstance(node, ast.Assign):
             targets, value = list(node.targets), node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
