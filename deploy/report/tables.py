@@ -239,16 +239,30 @@ def spike_count_table(a: AgreementResult) -> Table:
     )
 
 
+def class_cell(cls: int | None, counts: list[int]) -> str:
+    """``"3"``, ``"3 (tie: 3, 5, 9)"`` when several classes share the top count, or "no output spikes"."""
+    if cls is None:
+        return "no output spikes"
+    top = max(counts)
+    tied = [i for i, c in enumerate(counts) if c == top]
+    return str(cls) if len(tied) == 1 else f"{cls} (tie: {', '.join(map(str, tied))})"
+
+
 def agreement_table(a: AgreementResult) -> Table:
     rows = [
         (
             src,
-            "no output spikes" if a.output_classes[src] is None else str(a.output_classes[src]),
+            class_cell(a.output_classes[src], a.output_counts[src]),
             " ".join(str(c) for c in a.output_counts[src]),
         )
         for src in a.sources
     ]
-    return Table("Output class", ("view", "class (argmax)", "output spikes per class"), tuple(rows))
+    return Table(
+        "Output class",
+        ("view", "class (argmax)", "output spikes per class"),
+        tuple(rows),
+        caption="On a tie the lowest class index wins (numpy argmax).",
+    )
 
 
 def samples_table(c: ClassAgreement) -> Table:

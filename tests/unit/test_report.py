@@ -230,6 +230,14 @@ def test_write_reports_writes_three_files(tmp_path, rng: np.random.Generator) ->
     assert json.loads((tmp_path / "summary.json").read_text())["model"] == "tiny.pt"
 
 
+def test_class_cell_shows_ties() -> None:
+    from deploy.report.tables import class_cell
+
+    assert class_cell(None, [0, 0]) == "no output spikes"
+    assert class_cell(1, [0, 4, 2]) == "1"
+    assert class_cell(3, [1, 0, 2, 6, 4, 6, 1, 0, 2, 6]) == "3 (tie: 3, 5, 9)"
+
+
 def test_fmt_si() -> None:
     assert fmt_si(2.5e-6, "J") == "2.5 µJ"
     assert fmt_si(4.2e-4, "W") == "420 µW"
