@@ -56,6 +56,9 @@ class SimOptions:
             effect at all [DOC §2.4]. Ticks fall at ``slow_clock_first_tick_us + k·10^6/hz`` (integer µs).
         slow_clock_first_tick_us: Timestamp of the first tick (µs); ``None`` = one period after 0.
         slow_clock_ticks_us: Explicit tick timestamps (µs, non-decreasing); overrides ``slow_clock_hz``.
+            Ticks are applied up to the last input event's timestamp, or up to ``end_time_us`` when a run
+            is given one. The internal slow clock (``leak_internal_slow_clk_enable``: DVS events / 2^N) is
+            not modelled; describe it with explicit ticks if needed.
         dvs_merged_polarity: Feature of merged DVS events ([CONFLICT §5]: 0, consistent with sinabs).
         dvs_monitor: Emit DVS-layer output as ``layer=13`` events when ``dvs_layer.monitor_enable`` is set.
         ordering: Event ordering; only the project convention ``"depth_first"`` of §12 (targets f, kx, ky

@@ -382,11 +382,18 @@ class Simulator:
         self._run = _Run(compile_config(config, self.options, self.chip))
         self.last_result = None
 
-    def run(self, events: Events) -> Events:
-        """Feed input events; return the monitored output events (see :class:`SimResult`)."""
+    def run(self, events: Events, end_time_us: int | None = None) -> Events:
+        """Feed input events; return the monitored output events (see :class:`SimResult`).
+
+        Args:
+            events: Input events, timestamps non-decreasing (µs).
+            end_time_us: Apply slow-clock ticks up to this time even after the last event.
+
+        After a :class:`SimulationError` the states are undefined; call :meth:`reset`.
+        """
         if self._run is None:
             raise SimulationError("Simulator.run() before load(config)")
-        self.last_result = self._run.run(events)
+        self.last_result = self._run.run(events, end_time_us)
         return self.last_result.events
 
     def reset(self) -> None:
