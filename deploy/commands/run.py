@@ -961,7 +961,12 @@ def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
     label = f" (label {s.input.label})" if s.input.label is not None else ""
     line = f"predicted class: [bold]{pred}[/]{label}; {s.n_output_events:,} output events"
     if s.agreement is not None:
-        classes = ", ".join(f"{k} {'—' if v is None else v}" for k, v in s.agreement.output_classes.items())
+        from deploy.report.tables import class_cell
+
+        classes = ", ".join(
+            f"{k} {class_cell(v, s.agreement.output_counts[k])}"
+            for k, v in s.agreement.output_classes.items()
+        )
         agree = "[green]agree[/]" if s.agreement.classes_agree else "[yellow]disagree[/]"
         line += f"; views {agree} ({classes})"
     out.print(line)
