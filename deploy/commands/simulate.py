@@ -29,6 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="EVENTS",
         help="events file (.npy/.npz): tonic-style (x, y, t, p), chip events, or N×5 rows",
     )
+    p.add_argument(
+        "--slow-clock-hz",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="slow clock driving leak (bias); default none, so biases have no effect (SPECK_SEMANTICS §2.4)",
+    )
     p.add_argument("-o", "--output", type=Path, default=None, metavar="DIR", help="write results to DIR")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout, nothing else")
@@ -57,13 +64,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from deploy.commands.run import _is_tonic, _read_event_file, _tonic_to_chip
+    from deploy.commands.run import _is_tonic, _read_event_file, _tonic_to_chip, sim_options
     from deploy.outdir import atomic_output_dir, check_output_dir
     from deploy.sim.events import as_events, save_events, validate_events
     from deploy.sim.simulator import simulate
     from hwconfig.chips import get_chip
     from hwconfig.json_io import config_hash, load_config
 
+    options = sim_options(args)
     if args.output is not None:
         check_output_dir(args.output.absolute(), args.force)
     loaded = load_config(args.config)
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         events = as_events(raw, source=f"input events file '{args.input}'")
     validate_events(events, loaded.config, dvs_size=chip.dvs_size)
-    result = simulate(loaded.config, events, chip=chip)
+    result = simulate(loaded.config, events, options, chip=chip)
     counters = {k: [int(v) for v in arr] for k, arr in result.counters().items()}
     doc: dict[str, Any] = {
         "config": str(args.config),
