@@ -190,7 +190,11 @@ def output_raster_figure(d: SpikeData) -> RenderedFigure | None:
         ax.tick_params(labelsize=6)
     axes[-1].set_xlabel(f"time (ms), {bin_ms:g} ms bins; rows = output features (classes)")
     if image is not None:
-        fig.colorbar(image, ax=list(axes), shrink=0.8, label="spikes per bin")
+        from matplotlib.ticker import MaxNLocator
+
+        bar = fig.colorbar(image, ax=list(axes), shrink=0.8, label="spikes per bin")
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
     return RenderedFigure(
         "output-raster",
         "Output-layer spike rasters: float vs quantised vs simulated",
