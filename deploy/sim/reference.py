@@ -18,7 +18,7 @@ import numpy as np
 
 from deploy.sim.events import DVS_LAYER, READOUT_LAYER, Events, as_events, make_events, validate_events
 from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
-from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config
+from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config, check_targets
 from hwconfig.chips import get_chip
 from hwconfig.config import N_CNN_LAYERS, ChipConfig
 from hwconfig.spec import ChipSpec
@@ -59,6 +59,7 @@ class ReferenceSimulator:
         ev = as_events(events)
         if self.options.validate:
             validate_events(ev, self.config, self.chip.dvs_size)
+        check_targets(ev, self.config, self.used)
         self.out: list[tuple[int, int, int, int, int]] = []
         self.trace: dict[int, list[tuple[int, int, int, int, int]]] = {c: [] for c in self.used}
         self.res = SimResult()

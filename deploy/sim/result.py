@@ -95,6 +95,37 @@ def check_config(config: ChipConfig) -> tuple[int, ...]:
     return used
 
 
+def check_targets(events: npt.NDArray[np.void], config: ChipConfig, used: tuple[int, ...]) -> None:
+    """Memory-safety checks that run even when ``SimOptions.validate`` is off.
+
+    Input events may only target used cores, the readout (12) or the DVS layer (13), and a core event's
+    feature must be one of the core's input features (the fast kernel indexes memory with it).
+
+    Raises:
+        EventFormatError: naming the first offending event.
+    """
+    from deploy.errors import EventFormatError
+
+    layers = events["layer"].astype(np.int64)
+    ok = np.isin(layers, [*used, 12, 13])
+    if not ok.all():
+        i = int(np.argmin(ok))
+        raise EventFormatError(
+            f"event {i}: target layer {int(layers[i])} is not a used core, 12 or 13 "
+            f"(used cores: {list(used)})"
+        )
+    n_in = np.array([layer.dimensions.input_shape.feature_count for layer in config.cnn_layers] + [0] * 5)
+    feat = events["feature"].astype(np.int64)
+    core = layers < N_CNN_LAYERS
+    bad = core & ((feat < 0) | (feat >= n_in[np.where(core, layers, 0)]))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise EventFormatError(
+            f"event {i}: feature = {int(feat[i])} out of range for layer {int(layers[i])} "
+            f"(allowed 0..{int(n_in[layers[i]]) - 1})"
+        )
+
+
 def core_edges(config: ChipConfig) -> dict[int, list[int]]:
     """Core → enabled destination cores (readout excluded)."""
     return {

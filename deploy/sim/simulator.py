@@ -19,7 +19,7 @@ import numpy.typing as npt
 from deploy.sim import kernel as K
 from deploy.sim.events import DVS_LAYER, Events, as_events, make_events, to_rows, validate_events
 from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
-from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config
+from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config, check_targets
 from hwconfig.chips import get_chip
 from hwconfig.config import N_CNN_LAYERS, ChipConfig, CnnLayerConfig, DvsLayerConfig
 from hwconfig.spec import ChipSpec
@@ -220,6 +220,7 @@ class _Run:
         if cc.options.validate:
             validate_events(ev, cc.config, cc.dvs_size)
         rows = to_rows(ev)
+        check_targets(ev, cc.config, cc.used)
         preprocess_dvs(rows, cc.config.dvs_layer, cc.options.dvs_merged_polarity)
         last = int(rows[-1, 0]) if len(rows) else -1
         horizon = last if end_time_us is None else max(last, end_time_us)

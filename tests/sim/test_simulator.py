@@ -89,3 +89,16 @@ def test_bad_array_shape_is_reported() -> None:
         match=r"core 4: neurons_initial_value has shape \(2, 3, 3\), dimensions need \(2, 2, 2\)",
     ):
         simulate(chip({4: bad}), make_events([0], 4, 0, 0, 0))
+
+
+@pytest.mark.parametrize("sim", [simulate, simulate_reference])
+def test_unsafe_targets_rejected_without_validation(sim) -> None:
+    """Events to unused cores or with out-of-range features are refused even with validate=False."""
+    config = _net()
+    opts = SimOptions(validate=False)
+    with pytest.raises(EventFormatError, match=r"event 1: target layer 0 is not a used core"):
+        sim(config, make_events([0, 1], [1, 0], 0, 0, 0), opts)
+    with pytest.raises(EventFormatError, match=r"event 0: target layer 11 is not a used core"):
+        sim(config, make_events([0], [11], 0, 0, 0), opts)
+    with pytest.raises(EventFormatError, match=r"event 0: feature = 2 out of range for layer 1"):
+        sim(config, make_events([0], [1], 2, 0, 0), opts)
