@@ -543,24 +543,29 @@ def _inject(
 def run_kernel(
     ev: Any, ticks: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, B: Any, NNZ: Any, scratch: Any,
     lscratch: Any, dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any,
-    err: Any, fl: Any, xol: Any, yol: Any, nk: Any, fr: Any,
-) -> tuple[int, int]:  # fmt: skip
+    err: Any, fl: Any, xol: Any, yol: Any, nk: Any, fr: Any, e0: int, ti0: int, nout0: int,
+) -> tuple[int, int, int]:  # fmt: skip
     """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
 
     Root layers: 0..8 core input, 12 readout input, 13 DVS event already pre-processed (§5), -1 skipped.
-    Output rows (t, layer, f, x, y, monitored) go to ``out``; returns the number of rows produced (which may
-    exceed ``out``'s length: then only the first rows were written and the caller must re-run from a copy of
-    the state with a larger buffer) and the number of ticks applied. Work arrays: ``fl`` bool[max F],
-    ``xol``/``yol`` int64[9, 16, 2], ``nk`` int64[9, 2], ``fr`` int64[11, 8].
+    Starts at root event ``e0``, tick ``ti0``, output row ``nout0``. Output rows (t, layer, f, x, y,
+    monitored) go to ``out``. Returns (rows so far, ticks applied, next root event): the kernel stops before
+    a root event once ``out`` is half full, so the caller can grow it and resume (next root event ≤ len(ev));
+    it has finished when the next root event is ``len(ev) + 1``. If one event's cascade alone overflows
+    ``out``, the row count exceeds its length (extra rows are not written) and the caller must redo the call
+    from a copy of the state with a larger buffer. Work arrays: ``fl`` bool[max F·k], ``xol``/``yol``
+    int64[9, 16, 2], ``nk`` int64[9, 2], ``fr`` int64[11, 8].
     Errors stop the run and are reported in ``err`` (code, core, f, x, y, t, value).
     """
-    nout = 0
-    ti = 0
+    nout = nout0
+    ti = ti0
     nev = ev.shape[0]
     tmax = ev[nev - 1, 0] if nev > 0 else 0
     if ticks.shape[0] > 0:
         tmax = max(tmax, ticks[ticks.shape[0] - 1])
-    for e in range(nev + 1):
+    for e in range(e0, nev + 1):
+        if e > e0 and 2 * nout > out.shape[0]:
+            return nout, ti, e
         tev = ev[e, 0] if e < nev else tmax
         while ti < ticks.shape[0] and ticks[ti] <= tev:
             tt = ticks[ti]
@@ -570,7 +575,7 @@ def run_kernel(
                     continue
                 nsp = _compute_leak(L, tt, P, opt, S, B, lscratch, cnt, err)
                 if err[0] != ERR_NONE:
-                    return nout, ti
+                    return nout, ti, e
                 if nsp > 0:
                     fr[0, 0] = L
                     fr[0, 1] = 1
@@ -602,7 +607,7 @@ def run_kernel(
                         fl,
                     )
                     if err[0] != ERR_NONE:
-                        return nout, ti
+                        return nout, ti, e
         if e == nev:
             break
         t = ev[e, 0]
@@ -625,7 +630,7 @@ def run_kernel(
                 if not _in_range(D, f, x, y, P):
                     if opt[O_OOR] != 0:
                         _range_error(err, 13, D, f, x, y, t)
-                        return nout, ti
+                        return nout, ti, e
                     cnt[C_DROPPED, D] += 1
                     continue
                 nout = _inject(
@@ -656,7 +661,7 @@ def run_kernel(
                     fl,
                 )
                 if err[0] != ERR_NONE:
-                    return nout, ti
+                    return nout, ti, e
         else:
             nout = _inject(
                 layer,
@@ -686,5 +691,5 @@ def run_kernel(
                 fl,
             )
             if err[0] != ERR_NONE:
-                return nout, ti
-    return nout, ti
+                return nout, ti, e
+    return nout, ti, nev + 1

@@ -168,6 +168,13 @@ def _overflow_free(layer: CnnLayerConfig) -> bool:
     return thr - 1 + max(w_max, 0) <= 32767 and lo + min(w_min, 0) >= -32768
 
 
+def _grow(out: npt.NDArray[np.int64], n: int, size: int) -> npt.NDArray[np.int64]:
+    """A larger output buffer holding the first ``n`` rows of ``out``."""
+    bigger = np.empty((size, out.shape[1]), np.int64)
+    bigger[:n] = out[:n]
+    return bigger
+
+
 def _log2(v: int) -> int:
     """log2 of a positive power of two, else -1."""
     return v.bit_length() - 1 if v > 0 and v & (v - 1) == 0 else -1
@@ -225,50 +232,43 @@ class _Run:
         last = int(rows[-1, 0]) if len(rows) else -1
         horizon = last if end_time_us is None else max(last, end_time_us)
         ticks = np.asarray(cc.options.tick_times(self.last_tick, horizon), dtype=np.int64)
-        capacity = self.capacity
-        while True:
-            S0, dec0 = self.S.copy(), self.dec.copy()
-            readout = np.zeros(N_READOUT_CLASSES, np.int64)
-            cnt = np.zeros((5, N_CNN_LAYERS), np.int64)
-            err = np.zeros(8, np.int64)
-            out = np.empty((capacity, 6), np.int64)
-            nout, nticks = K.run_kernel(
-                rows,
-                ticks,
-                cc.P,
-                cc.opt,
-                cc.W,
-                cc.WR,
-                self.S,
-                cc.B,
-                cc.NNZ,
-                np.zeros(cc.scratch_size, np.int64),
-                np.zeros(cc.lscratch_size, np.int64),
-                cc.dest,
-                cc.dvs_dest,
-                cc.dvs_mon,
-                self.dec,
-                readout,
-                cnt,
-                out,
-                err,
-                np.zeros(max(1, int((cc.P[:, K.F_] * cc.P[:, K.K_]).max())), np.bool_),
-                np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
-                np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
-                np.zeros((N_CNN_LAYERS, 2), np.int64),
-                np.zeros((N_CNN_LAYERS + 2, 8), np.int64),
-            )
-            if nout <= capacity or err[0] != K.ERR_NONE:
+        readout = np.zeros(N_READOUT_CLASSES, np.int64)
+        cnt = np.zeros((5, N_CNN_LAYERS), np.int64)
+        err = np.zeros(8, np.int64)
+        work = (
+            np.zeros(max(1, int((cc.P[:, K.F_] * cc.P[:, K.K_]).max())), np.bool_),
+            np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
+            np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
+            np.zeros((N_CNN_LAYERS, 2), np.int64),
+            np.zeros((N_CNN_LAYERS + 2, 8), np.int64),
+        )
+        scratch = np.zeros(cc.scratch_size, np.int64)
+        lscratch = np.zeros(cc.lscratch_size, np.int64)
+        out = np.empty((self.capacity, 6), np.int64)
+        e = nticks = nout = 0
+        while e <= len(rows):
+            snapshot = (self.S.copy(), self.dec.copy(), cnt.copy(), readout.copy())
+            n_new, t_new, e_new = K.run_kernel(
+                rows, ticks, cc.P, cc.opt, cc.W, cc.WR, self.S, cc.B, cc.NNZ, scratch, lscratch, cc.dest,
+                cc.dvs_dest, cc.dvs_mon, self.dec, readout, cnt, out, err, *work, e, nticks, nout,
+            )  # fmt: skip
+            if err[0] != K.ERR_NONE:
+                nticks = t_new
                 break
-            # The output buffer was too small: restore the state and run again with room for every row.
-            self.S, self.dec = S0, dec0
-            capacity = nout
-        self.capacity = max(self.capacity, capacity)
+            if n_new > len(out):
+                # One event's cascade overflowed the buffer: undo this call and redo it with more room.
+                self.S[:], self.dec[:], cnt[:], readout[:] = snapshot
+                out = _grow(out, nout, 2 * n_new)
+                continue
+            nout, nticks, e = n_new, t_new, e_new
+            if e <= len(rows):
+                out = _grow(out, nout, 2 * len(out))
+        self.capacity = max(self.capacity, len(out))
         if nticks:
             self.last_tick = int(ticks[nticks - 1])
         if err[0] != K.ERR_NONE:
             _raise(err)
-        out = out[: min(nout, capacity)]
+        out = out[:nout]
         res = SimResult(
             synops=cnt[K.C_SYNOPS].copy(),
             spikes_generated=cnt[K.C_GEN].copy(),

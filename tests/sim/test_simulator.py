@@ -102,3 +102,17 @@ def test_unsafe_targets_rejected_without_validation(sim) -> None:
         sim(config, make_events([0], [11], 0, 0, 0), opts)
     with pytest.raises(EventFormatError, match=r"event 0: feature = 2 out of range for layer 1"):
         sim(config, make_events([0], [1], 2, 0, 0), opts)
+
+
+def test_one_event_cascade_larger_than_the_output_buffer() -> None:
+    """8192 spikes from one input event (> the initial 4096-row buffer): the call is redone, same result."""
+    config = chip(
+        {5: core(np.ones((32, 1, 16, 16)), (16, 16), padding=15, threshold_high=1, monitor_enable=True)}
+    )
+    events = make_events([0, 5], 5, 0, [8, 3], [8, 12])
+    fast = simulate(config, events)
+    ref = simulate_reference(config, events)
+    assert len(fast.events) == fast.spikes_generated[5] > 8192
+    np.testing.assert_array_equal(fast.events, ref.events)
+    np.testing.assert_array_equal(fast.states[5], ref.states[5])
+    np.testing.assert_array_equal(fast.synops, ref.synops)
