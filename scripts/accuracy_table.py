@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="rewrite the table in models/README.md (auto: only for the full test split)",
     )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the time-stepped runs")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     rows = run(args.models, args.subset, args.chip, args.workers)
     table = markdown(rows, args.chip)
     print(table)

@@ -69,11 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: with other jobs on the 2 cores, 2 threads made a quick run 15x slower)",
+    )
     ap.add_argument("--quick", action="store_true", help="a few steps on 64 samples; exit 1 unless loss fell")
     ap.add_argument("--out", type=Path, default=None, help=f"output folder (default {digits_ann2snn.HERE})")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
     n_bins = digits_ann2snn.N_BINS
     t0 = time.perf_counter()
     x, y = training.load_split("train", n_bins, limit=64 if args.quick else None)

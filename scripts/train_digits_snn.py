@@ -38,12 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--clip", type=float, default=digits_snn.THRESHOLD, help="|w| bound after each step")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: with other jobs on the 2 cores, 2 threads made a quick run 15x slower)",
+    )
     ap.add_argument("--quick", action="store_true", help="a few steps on 64 samples; exit 1 unless loss fell")
     ap.add_argument("--out", type=Path, default=None, help=f"output folder (default {digits_snn.HERE})")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     x, y = training.load_split("train", digits_snn.N_BINS, limit=64 if args.quick else None)
     print(f"train data {tuple(x.shape)} in {time.perf_counter() - t0:.0f} s", flush=True)
