@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -295,3 +296,27 @@ def rasterized_split(
     idx = {"train": train, "test": test}[split]
     events, labels = build_dataset(idx, recipe, seed)
     return np.stack([rasterize(e, n_bins) for e in events]), labels
+
+
+def save_npz(path: str | Path, indices: npt.ArrayLike, recipe: Recipe = Recipe(), seed: int = 0) -> int:
+    """Write the events of the given digits to one ``.npz`` (the ``sample_input.npz`` layout).
+
+    Keys: ``events`` (first sample, tonic-style), ``sample_events`` (all samples concatenated),
+    ``offsets`` (``n + 1``; sample i is ``sample_events[offsets[i]:offsets[i+1]]``), ``labels``, ``indices``
+    (positions in scikit-learn's ``load_digits``).
+
+    Returns:
+        The number of events written.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    events, labels = build_dataset(idx, recipe, seed)
+    offsets = np.concatenate([[0], np.cumsum([len(e) for e in events])]).astype(np.int64)
+    np.savez_compressed(
+        path,
+        events=events[0] if events else np.empty(0, EVENT_DTYPE),
+        sample_events=np.concatenate(events) if events else np.empty(0, EVENT_DTYPE),
+        offsets=offsets,
+        labels=labels,
+        indices=idx,
+    )
+    return int(offsets[-1])

@@ -227,19 +227,7 @@ def save_checkpoint(model: nn.Module, fresh: nn.Module, directory: Path) -> None
 def save_sample_input(directory: Path, n: int = 8, seed: int = 0) -> None:
     """Write ``sample_input.npz``: the first ``n`` test-split samples (class-balanced) as tonic-style events.
 
-    Keys: ``events`` (sample 0, fields x, y, t µs, p), ``sample_events`` (all samples concatenated),
-    ``offsets`` (``n + 1``: sample i is ``sample_events[offsets[i]:offsets[i+1]]``), ``labels``,
-    ``indices`` (positions in scikit-learn's ``load_digits``).
+    Layout: :func:`models.digits_events.save_npz`.
     """
     _, test = digits_events.split_indices()
-    idx = balanced_subset(test, n)
-    events, labels = digits_events.build_dataset(idx, seed=seed)
-    offsets = np.concatenate([[0], np.cumsum([len(e) for e in events])]).astype(np.int64)
-    np.savez_compressed(
-        directory / "sample_input.npz",
-        events=events[0],
-        sample_events=np.concatenate(events),
-        offsets=offsets,
-        labels=labels,
-        indices=idx,
-    )
+    digits_events.save_npz(directory / "sample_input.npz", balanced_subset(test, n), seed=seed)

@@ -107,3 +107,15 @@ def test_split_fixed_disjoint_stratified():
     assert np.all(np.abs(per_class - 0.2) < 0.01)
     # A different seed gives a different split.
     assert not np.array_equal(de.split_indices(seed=1)[1], test)
+
+
+def test_save_npz_layout_round_trip(tmp_path):
+    path = tmp_path / "ev.npz"
+    n = de.save_npz(path, [4, 9])
+    with np.load(path) as z:
+        assert sorted(z.files) == ["events", "indices", "labels", "offsets", "sample_events"]
+        off = z["offsets"]
+        assert off.tolist()[0] == 0 and off[-1] == n == len(z["sample_events"])
+        np.testing.assert_array_equal(z["sample_events"][off[1] : off[2]], de.sample_events(9))
+        np.testing.assert_array_equal(z["events"], de.sample_events(4))
+        assert z["labels"].tolist() == [4, 9]
