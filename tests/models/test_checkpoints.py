@@ -88,3 +88,16 @@ def test_train_log_records_accuracy(name: str) -> None:
 def test_predict_tie_break_rule() -> None:
     counts = np.array([[0, 3, 3, 1], [0, 0, 0, 0], [5, 0, 0, 5], [0, 0, 0, 2]])
     assert training.predict(counts).tolist() == [1, -1, 0, 3]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_with_architecture_name_compiles_like_whole_module(name: str) -> None:
+    from deploy.pipeline import compile_model
+
+    pkg = _pkg(name)
+    by_name = compile_model(pkg.STATE_DICT, "speck2f", pkg.INPUT_SHAPE, architecture=name)
+    whole = compile_model(pkg.CHECKPOINT, "speck2f", pkg.INPUT_SHAPE)
+    assert len(by_name.qgraph.layers) == len(whole.qgraph.layers) == 3
+    for a, b in zip(by_name.qgraph.layers, whole.qgraph.layers, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+    assert by_name.config == whole.config
