@@ -60,7 +60,7 @@ def spike_counts(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(b, t, -1).sum(1)
 
 
-def predict(counts: torch.Tensor | npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
+def predict(counts: torch.Tensor | npt.NDArray[np.number]) -> npt.NDArray[np.int64]:
     """Class decision from output spike counts: the project's tie-break rule.
 
     The class with the most output spikes; ties go to the lowest class index; a sample whose output layer

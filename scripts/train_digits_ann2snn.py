@@ -32,6 +32,7 @@ def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     loss stuck at 1.43, 48 % test accuracy). The final ReLU only matters for the conversion (it becomes the
     output layer's spiking layer); ``argmax`` is the same unless every logit is negative.
     """
+    assert isinstance(model, nn.Sequential)
     return nn.functional.cross_entropy(model[:-1](x), y)
 
 
