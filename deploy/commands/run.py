@@ -4,11 +4,16 @@ Stages: load → normalise → quantise → check → place → emit (:func:`dep
 target: a connected board (needs the real samna), or with ``--dry-run`` the bit-accurate simulator. Then the
 agreement check (float ↔ quantised ↔ simulated, :mod:`deploy.agreement`) and the reports.
 
+The input shape is ``--input-shape``, else what the front end infers from the model, else the
+``INPUT_SHAPE`` a bundled model's package declares (``models/<name>/__init__.py``, read without importing).
+Biases become leak on the chip and only act with a slow clock (``--slow-clock-hz``, SPECK_SEMANTICS §2.4).
+
 Input events, first match wins:
 
 1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``; fed to the entry core(s),
    or to the DVS layer for models with a DVS input), chip events (``EVENT_DTYPE``) or N×5 integer rows
-   ``[timestamp_us, layer, feature, x, y]``; an ``.npz`` uses its ``events`` array and an optional ``label``;
+   ``[timestamp_us, layer, feature, x, y]``; an ``.npz`` uses its ``events`` array and an optional ``label``
+   (or ``labels[0]``);
 2. ``--poisson-rate``/``--duration-ms`` given explicitly: Poisson events (below);
 3. ``sample_input.npz`` next to the model file (shipped with the bundled models);
 4. Poisson events: every input pixel and channel fires independently at ``--poisson-rate`` Hz (default
