@@ -4,8 +4,8 @@ Stages: load → normalise → quantise → check → place → emit (:func:`dep
 target: a connected board (needs the real samna), or with ``--dry-run`` the bit-accurate simulator. Then the
 agreement check (float ↔ quantised ↔ simulated, :mod:`deploy.agreement`) and the reports.
 
-The input shape is ``--input-shape``, else what the front end infers from the model, else the
-``INPUT_SHAPE`` a bundled model's package declares (``models/<name>/__init__.py``, read without importing).
+The input shape is ``--input-shape``, else the ``INPUT_SHAPE`` a bundled model's package declares
+(``models/<name>/__init__.py``, read without importing), else what the front end infers from the model.
 Biases become leak on the chip and only act with a slow clock (``--slow-clock-hz``, SPECK_SEMANTICS §2.4).
 
 Input events, first match wins:
