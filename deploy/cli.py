@@ -51,8 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_TOP_LEVEL_OPTIONS = frozenset({"-h", "--help", "--version"})
+
+
 def _normalise_argv(argv: list[str]) -> list[str]:
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and DEFAULT_COMMAND in COMMANDS:
+    """Prepend the default subcommand unless a subcommand (or a top-level option) comes first.
+
+    So ``deploy-model MODEL --dry-run`` and ``deploy-model --dry-run MODEL`` both mean ``run``.
+    """
+    if argv and argv[0] not in COMMANDS and argv[0] not in _TOP_LEVEL_OPTIONS:
         return [DEFAULT_COMMAND, *argv]
     return argv
 

@@ -202,6 +202,19 @@ def test_corrupt_file(tmp_path: Path, rng: np.random.Generator) -> None:
         load_model(tmp_path / "c.pt")
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"\x80\x02}q\x00(X", b"\x80\x04\x95", b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."],
+    ids=["legacy-header-cut", "protocol-4-frame-cut", "legacy-magic-only"],
+)
+def test_damaged_legacy_pickle(tmp_path: Path, data: bytes) -> None:
+    # Files that start like a legacy (non-zip) torch pickle fail deep inside torch's reader with
+    # struct.error / IndexError; they must still be reported as unreadable, not crash the tool.
+    (tmp_path / "p.pt").write_bytes(data)
+    with pytest.raises(ModelLoadError, match=r"p\.pt' is not a readable PyTorch file"):
+        load_model(tmp_path / "p.pt")
+
+
 def test_truncated_zip(tmp_path: Path) -> None:
     torch.save(seeded(build_tiny), tmp_path / "full.pt")
     data = (tmp_path / "full.pt").read_bytes()
