@@ -39,6 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from deploy.energy import ENERGY_PER_SYNOP, RESTING_POWER
 from models import digits_events, training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,14 +48,12 @@ MARK_START = "<!-- accuracy-table:start (written by scripts/accuracy_table.py) -
 MARK_END = "<!-- accuracy-table:end -->"
 MODELS = ("digits_snn", "digits_ann2snn")
 
-E_SYNOP_PJ = 10.0
-"""Assumed energy per synaptic operation, pJ. No per-SynOp figure for Speck is published in the sources
-this project could read (SPECK_SEMANTICS §11, §13.11). 10 pJ is the middle of the range published for digital
-neuromorphic processors (TrueNorth 2.5 pJ, Tianjic 1.54 pJ, SpiNNaker2 10 pJ, Loihi 23.6 pJ per SOp; Tang et
-al. 2023, "SENECA", Front. Neurosci. 17:1187252, Table 3). It is an order-of-magnitude figure only."""
+E_SYNOP_PJ = ENERGY_PER_SYNOP.value * 1e12
+"""Energy per synaptic operation, pJ: the figure the report uses (:data:`deploy.energy.ENERGY_PER_SYNOP`, an
+assumption with its source)."""
 
-P_RESTING_MW = 0.42
-"""Speck processor resting power, mW (Yao et al. 2024, Nat. Commun. 15:4464; SPECK_SEMANTICS §11)."""
+P_RESTING_MW = RESTING_POWER.value * 1e3
+"""Speck processor resting power, mW (:data:`deploy.energy.RESTING_POWER`)."""
 
 
 @dataclass
@@ -162,8 +161,9 @@ def markdown(rows: list[Row], chip: str) -> str:
         )
     lines += [
         "",
-        f"Energy = SynOps × {E_SYNOP_PJ:g} pJ (assumed, see below): dynamic synaptic energy only. "
-        f"For scale, the processor's resting power ({P_RESTING_MW} mW) over one 300 ms sample is "
+        f"Energy = SynOps × {E_SYNOP_PJ:g} pJ (an assumption, see the energy figure below): "
+        "dynamic synaptic energy only. "
+        f"For scale, the processor's resting power ({P_RESTING_MW:g} mW) over one 300 ms sample is "
         f"{P_RESTING_MW * 0.3 * 1e3:.0f} µJ.",
     ]
     return "\n".join(lines) + "\n"
