@@ -52,6 +52,14 @@ class EventFormatError(DeployError):
     """Input or output events are malformed; the message names the first offending index."""
 
 
+class SimulationError(DeployError):
+    """The simulation cannot continue (cyclic routing, bad configuration arrays, out-of-range routing)."""
+
+
+class StateOverflowError(SimulationError):
+    """A 16-bit membrane state overflowed with ``SimOptions.overflow == "error"`` (SPECK_SEMANTICS §2.3)."""
+
+
 class BoardError(DeployError):
     """A board could not be found, opened, configured or streamed to/from."""
 

@@ -11,8 +11,9 @@
 Importing this package does not import numba or torch; :mod:`deploy.sim.simulator` imports numba.
 """
 
+from deploy.errors import SimulationError, StateOverflowError
 from deploy.sim.events import EVENT_DTYPE, load_events, save_events, validate_events
-from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
+from deploy.sim.options import SimOptions
 from deploy.sim.result import SimResult
 
 __all__ = [

@@ -9,20 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from deploy.errors import DeployError
-
 OverflowPolicy = Literal["error", "wrap", "saturate"]
 OverflowCheck = Literal["sum", "result"]
 OutOfRangePolicy = Literal["drop", "error"]
 Ordering = Literal["depth_first"]
-
-
-class SimulationError(DeployError):
-    """The simulation cannot continue (cyclic routing, bad configuration arrays, out-of-range routing)."""
-
-
-class StateOverflowError(SimulationError):
-    """A 16-bit membrane state overflowed with ``SimOptions.overflow == "error"`` (§2.3)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +27,8 @@ class SimOptions:
         leak_spikes: A slow-clock leak update may make a neuron fire (threshold/reset as for a synaptic
             update, cascade depth-first) [INF §2.4: default off, "leak ticks do not generate spikes"].
         overflow: Policy for a 16-bit state outside [-32768, 32767] (§2.3): ``"error"`` raises
-            :class:`StateOverflowError`, ``"wrap"`` wraps two's complement, ``"saturate"`` clips.
+            :class:`deploy.errors.StateOverflowError`, ``"wrap"`` wraps two's complement, ``"saturate"``
+            clips.
         overflow_check: What is checked: ``"sum"`` = the raw ``v + w`` (or ``v + bias``) before the
             threshold compare, as a 16-bit adder would see it (the shared expected outputs use this);
             ``"result"`` = only the value written back after reset/clamp (the §12 pseudo-code's

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from deploy.errors import SimulationError, StateOverflowError
 from deploy.sim.events import DVS_LAYER, READOUT_LAYER, Events, as_events, make_events, validate_events
-from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
+from deploy.sim.options import SimOptions
 from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config, check_targets
 from hwconfig.chips import get_chip
 from hwconfig.config import N_CNN_LAYERS, ChipConfig

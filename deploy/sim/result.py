@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from deploy.errors import SimulationError
 from deploy.sim.events import Events, empty_events
-from deploy.sim.options import SimulationError
 from hwconfig.config import N_CNN_LAYERS, ChipConfig
 
 N_READOUT_CLASSES = 16

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from deploy.errors import SimulationError, StateOverflowError
 from deploy.sim import kernel as K
 from deploy.sim.events import DVS_LAYER, Events, as_events, make_events, to_rows, validate_events
-from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
+from deploy.sim.options import SimOptions
 from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config, check_targets
 from hwconfig.chips import get_chip
 from hwconfig.config import N_CNN_LAYERS, ChipConfig, CnnLayerConfig, DvsLayerConfig

@@ -12,7 +12,7 @@ from _random_configs import random_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deploy.sim.options import SimulationError
+from deploy.errors import SimulationError
 from deploy.sim.reference import ReferenceSimulator
 from deploy.sim.result import SimResult
 from deploy.sim.simulator import Simulator

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _nets import chip, core, dest
 
-from deploy.errors import EventFormatError
+from deploy.errors import EventFormatError, SimulationError
 from deploy.sim.events import make_events, to_rows, to_tonic
-from deploy.sim.options import SimOptions, SimulationError
+from deploy.sim.options import SimOptions
 from deploy.sim.reference import simulate_reference
 from deploy.sim.simulator import Simulator, simulate, simulate_batch
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from _nets import chip, core, dest
 
+from deploy.errors import SimulationError, StateOverflowError
 from deploy.sim.events import make_events, to_rows
-from deploy.sim.options import SimOptions, SimulationError, StateOverflowError
+from deploy.sim.options import SimOptions
 from deploy.sim.reference import simulate_reference
 from deploy.sim.result import SimResult
 from deploy.sim.simulator import simulate
