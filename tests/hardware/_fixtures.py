@@ -1,6 +1,6 @@
 """Fixtures of the hardware-in-the-loop tier (opt-in with ``pytest --board``; the root conftest skips the
-``hardware`` marker otherwise). Imported by the test modules; deliberately not a ``conftest.py``, because the
-sim tests import the root one as ``conftest`` and a second module of that name would shadow it.
+``hardware`` marker otherwise). Imported by the test modules; deliberately not a ``conftest.py``: a second
+module of that name would shadow the root one for anything importing ``conftest`` by name.
 
 With ``--board`` these fixtures additionally skip, saying why, when the real samna is not installed
 (:func:`hwconfig.samna_env.detect_samna` — the PyPI placeholder is never imported), when its version is

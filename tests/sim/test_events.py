@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _nets import chip, core, dest
-from conftest import SINABS_REFERENCE
+from _paths import SINABS_REFERENCE
 
 from deploy.errors import EventFormatError
 from deploy.sim.events import (

@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 import pytest
+from _paths import SINABS_REFERENCE
 from _samna_json import load_sinabs_case
-from conftest import SINABS_REFERENCE
 
 from deploy.sim.events import load_events, to_rows
 from deploy.sim.options import SimOptions
