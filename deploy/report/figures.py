@@ -89,12 +89,7 @@ def spike_count_figure(s: RunSummary) -> RenderedFigure | None:
     ax = fig.add_subplot()
     x = np.arange(len(a.layers))
     sources = a.sources
-    width = 0.8 / max(len(sources), 1)
-    for j, src in enumerate(sources):
-        vals = [la.totals[src] for la in a.layers]
-        ax.bar(
-            x + (j - (len(sources) - 1) / 2) * width, vals, width, label=src, color=SOURCE_COLOURS.get(src)
-        )
+    _grouped_bars(ax, x, {src: [la.totals[src] for la in a.layers] for src in sources})
     ax.set_xticks(x, [f"{_short(la.name)}\ncore {la.core}" for la in a.layers], fontsize=8)
     ax.set_ylabel("spikes")
     if max((la.totals[s_] for la in a.layers for s_ in sources), default=0) > 0:
@@ -118,15 +113,13 @@ def spike_time_figure(d: SpikeData) -> RenderedFigure | None:
     bin_us = d.dt_us * factor
     for i, ax in enumerate(axes):
         for src, per_layer in d.time_counts.items():
-            series = _rebin(np.asarray(per_layer[i]), factor)
+            series = _rebin_rows(np.asarray(per_layer[i]), factor)
             t_ms = np.arange(len(series)) * bin_us / 1000
             ax.step(t_ms, series, where="post", lw=1.1, label=src, color=SOURCE_COLOURS.get(src))
         ax.set_ylabel(_short(d.layer_names[i]), fontsize=8, rotation=0, ha="right", va="center")
         ax.tick_params(labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
-    axes[0].legend(
-        ncols=len(d.time_counts), fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1, 1)
-    )
+    _legend_above(axes[0], len(d.time_counts))
     axes[-1].set_xlabel(f"time (ms), spikes per {bin_us / 1000:g} ms bin")
     return RenderedFigure(
         "spike-time",
@@ -215,12 +208,7 @@ def output_class_figure(s: RunSummary) -> RenderedFigure | None:
     ax = fig.add_subplot()
     x = np.arange(n_cls)
     sources = a.sources
-    width = 0.8 / max(len(sources), 1)
-    for j, src in enumerate(sources):
-        counts = a.output_counts[src]
-        ax.bar(
-            x + (j - (len(sources) - 1) / 2) * width, counts, width, label=src, color=SOURCE_COLOURS.get(src)
-        )
+    _grouped_bars(ax, x, {src: a.output_counts[src] for src in sources})
     ax.set_xticks(x)
     ax.set_xlabel("output feature (class)")
     ax.set_ylabel("spikes")
@@ -281,8 +269,17 @@ def _legend_above(ax: Any, ncols: int) -> None:
     ax.legend(ncols=max(ncols, 1), fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1, 1))
 
 
+def _grouped_bars(ax: Any, x: np.ndarray, values: dict[str, Any]) -> None:
+    """One bar per view (``values``: view → heights at ``x``) side by side around each ``x``."""
+    width = 0.8 / max(len(values), 1)
+    for j, (src, heights) in enumerate(values.items()):
+        offset = (j - (len(values) - 1) / 2) * width
+        ax.bar(x + offset, heights, width, label=src, color=SOURCE_COLOURS.get(src))
+
+
 def _rebin_rows(raster: np.ndarray, factor: int) -> np.ndarray:
-    """Sum groups of ``factor`` consecutive rows (time bins) of a ``(T, F)`` array."""
+    """Sum groups of ``factor`` consecutive rows (time bins) of a ``(T,)`` or ``(T, F)`` array; the last
+    group may be shorter."""
     if factor <= 1 or raster.shape[0] == 0:
         return raster
     pad = (-raster.shape[0]) % factor
@@ -292,14 +289,6 @@ def _rebin_rows(raster: np.ndarray, factor: int) -> np.ndarray:
 
 def _pct(p: float) -> str:
     return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
-
-
-def _rebin(series: np.ndarray, factor: int) -> np.ndarray:
-    """Sum consecutive groups of ``factor`` entries (the last group may be shorter)."""
-    if factor <= 1 or len(series) == 0:
-        return series
-    pad = (-len(series)) % factor
-    return np.concatenate([series, np.zeros(pad, dtype=series.dtype)]).reshape(-1, factor).sum(axis=1)
 
 
 def _short(name: str | None, n: int = 14) -> str:
