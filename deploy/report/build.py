@@ -6,6 +6,7 @@ Pure functions: no printing, no file access. The pieces are small so that each c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -77,26 +78,18 @@ def core_memory(fit: FitMatrix, placement: Placement) -> tuple[CoreMemory, ...]:
 
 
 def quant_rows(qgraph: QuantizedGraph) -> tuple[QuantRow, ...]:
-    """The per-layer quantisation statistics."""
-    rows = []
-    for q in qgraph.layers:
-        st = q.stats
-        rows.append(
-            QuantRow(
-                name=q.name,
-                scale=float(st.scale),
-                weight_range=(int(st.weight_range[0]), int(st.weight_range[1])),
-                bias_range=(int(st.bias_range[0]), int(st.bias_range[1])),
-                threshold_high=int(st.threshold_high),
-                threshold_low=int(st.threshold_low),
-                zero_fraction=float(st.zero_fraction),
-                saturated=int(st.saturated),
-                max_weight_over_threshold=float(st.max_weight_over_threshold),
-                overflow_margin=int(st.overflow_margin),
-                rule=str(st.rule),
-            )
-        )
-    return tuple(rows)
+    """Per layer, the fields of its ``LayerQuantStats`` that :class:`QuantRow` shows."""
+    shown = [f.name for f in fields(QuantRow) if f.name != "name"]
+    return tuple(
+        QuantRow(name=q.name, **{k: _plain(getattr(q.stats, k)) for k in shown}) for q in qgraph.layers
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars, also inside tuples, as Python numbers (``summary.json`` must serialise them)."""
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def core_activity(

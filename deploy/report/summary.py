@@ -96,7 +96,12 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class QuantRow:
-    """Quantisation statistics of one layer (from ``QuantizedLayer.stats``)."""
+    """Quantisation statistics of one layer: its name and the fields of
+    :class:`deploy.graph.LayerQuantStats` the report shows, with the same names and meanings (see there).
+
+    :func:`deploy.report.build.quant_rows` copies them by name from ``QuantizedLayer.stats``, so a field
+    added here must exist there.
+    """
 
     name: str
     scale: float

@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import asdict
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from deploy.agreement import class_agreement, compare
+from deploy.graph import LayerQuantStats
 from deploy.report import write_reports
+from deploy.report.build import quant_rows
 from deploy.report.figures import all_figures
 from deploy.report.html import render_html
 from deploy.report.markdown import render_markdown
@@ -242,3 +246,26 @@ def test_fmt_si() -> None:
     assert fmt_si(2.5e-6, "J") == "2.5 µJ"
     assert fmt_si(4.2e-4, "W") == "420 µW"
     assert fmt_si(3e-12, "J") == "3 pJ"
+
+
+def test_quant_rows_copy_the_shown_stats_by_name_as_plain_numbers() -> None:
+    stats = LayerQuantStats(
+        scale=127.0,
+        scale_weights=127.0,
+        scale_bias=float("inf"),
+        scale_thresholds=300.0,
+        scale_state=float("inf"),
+        weight_range=(np.int64(-120), np.int64(127)),
+        bias_range=(0, 0),
+        threshold_high=127,
+        threshold_low=-127,
+        zero_fraction=0.01,
+        saturated=np.int64(2),
+        max_weight_over_threshold=1.0,
+        overflow_margin=32513,
+    )
+    qgraph = SimpleNamespace(layers=[SimpleNamespace(name="features.0", stats=stats)])
+    (row,) = quant_rows(qgraph)  # type: ignore[arg-type]
+    assert row == QuantRow("features.0", 127.0, (-120, 127), (0, 0), 127, -127, 0.01, 2, 1.0, 32513, "sinabs")
+    assert type(row.saturated) is int and type(row.weight_range[0]) is int
+    json.dumps(asdict(row))
