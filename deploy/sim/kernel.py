@@ -406,6 +406,16 @@ def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> 
     err[6] = D
 
 
+@nb.njit(**_INLINE)
+def _push_frame(fr: Any, row: int, L: int, mode: int, nsp: int) -> None:
+    """Frame ``row`` of the stack := core ``L``'s ``nsp`` new spikes (mode 0 event, 1 leak), none started."""
+    fr[row, 0] = L
+    fr[row, 1] = mode
+    fr[row, 2] = nsp
+    fr[row, 3] = 0
+    fr[row, 4] = 0
+
+
 @nb.njit(**_JIT)
 def _drain(
     t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any, scratch: Any,
@@ -483,11 +493,7 @@ def _drain(
             if err[0] != ERR_NONE:
                 return nout
             if nsp > 0:
-                fr[sp, 0] = D
-                fr[sp, 1] = 0
-                fr[sp, 2] = nsp
-                fr[sp, 3] = 0
-                fr[sp, 4] = 0
+                _push_frame(fr, sp, D, 0, nsp)
                 pushed = True
                 break
         if pushed:
@@ -505,14 +511,11 @@ def _inject(
     scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
     cnt: Any, out: Any, nout: int, err: Any, fl: Any,
 ) -> int:  # fmt: skip
+    """One root event into core ``L`` (feature ``c`` at ``x``, ``y``) and its whole cascade; returns rows."""
     nsp = _compute_event(L, c, x, y, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
     if err[0] != ERR_NONE or nsp == 0:
         return nout
-    fr[0, 0] = L
-    fr[0, 1] = 0
-    fr[0, 2] = nsp
-    fr[0, 3] = 0
-    fr[0, 4] = 0
+    _push_frame(fr, 0, L, 0, nsp)
     return _drain(
         t,
         1,
@@ -577,11 +580,7 @@ def run_kernel(
                 if err[0] != ERR_NONE:
                     return nout, ti, e
                 if nsp > 0:
-                    fr[0, 0] = L
-                    fr[0, 1] = 1
-                    fr[0, 2] = nsp
-                    fr[0, 3] = 0
-                    fr[0, 4] = 0
+                    _push_frame(fr, 0, L, 1, nsp)
                     nout = _drain(
                         tt,
                         1,
