@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploy.errors import SimulationError, StateOverflowError
 from deploy.sim.events import DVS_LAYER, READOUT_LAYER, Events, as_events, make_events, validate_events
 from deploy.sim.options import SimOptions
-from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config, check_targets
+from deploy.sim.result import (
+    N_READOUT_CLASSES,
+    SimResult,
+    check_config,
+    check_targets,
+    out_of_range_error,
+    overflow_error,
+)
 from hwconfig.chips import get_chip
 from hwconfig.config import N_CNN_LAYERS, ChipConfig
 from hwconfig.spec import ChipSpec
@@ -149,10 +155,7 @@ class ReferenceSimulator:
             return (v - INT16_MIN) % 65536 + INT16_MIN
         if self.options.overflow == "saturate":
             return min(max(v, INT16_MIN), INT16_MAX)
-        raise StateOverflowError(
-            f"core {L} neuron (f={f}, x={x}, y={y}) at t={t} µs: state {v} outside the 16-bit range "
-            f"[{INT16_MIN}, {INT16_MAX}] (SimOptions.overflow='error'; use 'wrap' or 'saturate' to continue)"
-        )
+        raise overflow_error(L, f, x, y, t, v)
 
     def emit(self, L: int, f: int, x: int, y: int, t: int) -> None:
         """§12 ``emit``: decimator, monitor (pre-pooling), then each destination depth-first."""
@@ -183,11 +186,7 @@ class ReferenceSimulator:
         shape = self.config.cnn_layers[D].dimensions.input_shape
         if not (0 <= f < shape.feature_count and 0 <= x < shape.size.x and 0 <= y < shape.size.y):
             if self.options.out_of_range == "error":
-                raise SimulationError(
-                    f"event (feature={f}, x={x}, y={y}) from {'DVS' if src == DVS_LAYER else f'core {src}'} "
-                    f"at t={t} µs is outside core {D}'s input shape ({shape.feature_count}, {shape.size.x}, "
-                    f"{shape.size.y})"
-                )
+                raise out_of_range_error(self.config, src, D, f, x, y, t)
             self.res.dropped[D] += 1
             return
         self.on_input_event(D, f, x, y, t)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from deploy.errors import SimulationError
-from deploy.sim.events import Events, empty_events
+from deploy.errors import SimulationError, StateOverflowError
+from deploy.sim.events import DVS_LAYER, Events, empty_events
 from hwconfig.config import N_CNN_LAYERS, ChipConfig
 
 N_READOUT_CLASSES = 16
@@ -54,6 +54,37 @@ class SimResult:
     def counters(self) -> dict[str, npt.NDArray[np.int64]]:
         """The five per-core counters by name."""
         return {name: getattr(self, name) for name in self.COUNTERS}
+
+
+def overflow_error(core: int, f: int, x: int, y: int, t: int, v: int) -> StateOverflowError:
+    """The error for a 16-bit state overflow with ``SimOptions.overflow == "error"``.
+
+    A negative ``f`` or ``y`` means not known: the fast kernel does not track them in its vectorised loops.
+    """
+    where = ", ".join(f"{k}={c}" if c >= 0 else f"{k}=?" for k, c in (("f", f), ("x", x), ("y", y)))
+    unknown = (
+        " (? = not tracked by the fast simulator; deploy.sim.reference.simulate_reference names it)"
+        if min(f, y) < 0
+        else ""
+    )
+    return StateOverflowError(
+        f"core {core} neuron ({where}) at t={t} µs: state {v} outside the 16-bit range [-32768, 32767]"
+        f"{unknown}; SimOptions.overflow='error': use 'wrap' or 'saturate' to continue, or lower the "
+        "layer's weights, bias or threshold"
+    )
+
+
+def out_of_range_error(
+    config: ChipConfig, src: int, dst: int, f: int, x: int, y: int, t: int
+) -> SimulationError:
+    """The error for a routed event outside core ``dst``'s input shape with ``out_of_range == "error"``."""
+    shape = config.cnn_layers[dst].dimensions.input_shape
+    origin = "DVS" if src == DVS_LAYER else f"core {src}"
+    return SimulationError(
+        f"event (feature={f}, x={x}, y={y}) from {origin} at t={t} µs is outside core {dst}'s input shape "
+        f"({shape.feature_count}, {shape.size.x}, {shape.size.y}) (SimOptions.out_of_range='error'; use "
+        "'drop' to discard such events, or route so that pooled coordinates and shifted features fit)"
+    )
 
 
 def check_config(config: ChipConfig) -> tuple[int, ...]:

@@ -16,11 +16,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from deploy.errors import SimulationError, StateOverflowError
+from deploy.errors import SimulationError
 from deploy.sim import kernel as K
 from deploy.sim.events import DVS_LAYER, Events, as_events, make_events, to_rows, validate_events
 from deploy.sim.options import SimOptions
-from deploy.sim.result import N_READOUT_CLASSES, SimResult, check_config, check_targets
+from deploy.sim.result import (
+    N_READOUT_CLASSES,
+    SimResult,
+    check_config,
+    check_targets,
+    out_of_range_error,
+    overflow_error,
+)
 from hwconfig.chips import get_chip
 from hwconfig.config import N_CNN_LAYERS, ChipConfig, CnnLayerConfig, DvsLayerConfig
 from hwconfig.spec import ChipSpec
@@ -72,8 +79,9 @@ def compile_config(
         if L in used and (k > 16 or F > 1024 or Wout > 128 or Hout > 128):
             # The kernel packs (f, x, y) of pending spikes into 10 + 7 + 7 bits (chip limits: §7.2).
             raise SimulationError(
-                f"core {L}: kernel_size {k} (max 16), features {F} (max 1024) or output map {Wout}×{Hout} "
-                "(max 128×128) beyond what the simulator supports"
+                f"core {L}: kernel_size {k}, {F} output features and output map {Wout}×{Hout}: the simulator "
+                "supports kernel_size ≤ 16, ≤ 1024 features and maps ≤ 128×128 (the chip's limits); run "
+                "config.validate(chip) to find the offending field"
             )
         P[L, K.F_], P[L, K.C_], P[L, K.K_] = F, C, k
         P[L, K.SX], P[L, K.SY], P[L, K.PX], P[L, K.PY] = d.stride.x, d.stride.y, d.padding.x, d.padding.y
@@ -268,7 +276,7 @@ class _Run:
         if nticks:
             self.last_tick = int(ticks[nticks - 1])
         if err[0] != K.ERR_NONE:
-            _raise(err)
+            _raise(err, cc.config)
         out = out[:nout]
         res = SimResult(
             synops=cnt[K.C_SYNOPS].copy(),
@@ -300,18 +308,11 @@ class _Run:
         return out
 
 
-def _raise(err: npt.NDArray[np.int64]) -> None:
+def _raise(err: npt.NDArray[np.int64], config: ChipConfig) -> None:
     code, core, f, x, y, t, v = (int(e) for e in err[:7])
     if code == K.ERR_OVERFLOW:
-        feat = f"f={f}" if f >= 0 else "f=?"
-        raise StateOverflowError(
-            f"core {core} neuron ({feat}, x={x}, y={y}) at t={t} µs: state {v} outside the 16-bit range "
-            "[-32768, 32767] (SimOptions.overflow='error'; use 'wrap' or 'saturate' to continue)"
-        )
-    src = "DVS" if core == DVS_LAYER else f"core {core}"
-    raise SimulationError(
-        f"event (feature={f}, x={x}, y={y}) from {src} at t={t} µs is outside core {v}'s input shape"
-    )
+        raise overflow_error(core, f, x, y, t, v)
+    raise out_of_range_error(config, core, v, f, x, y, t)
 
 
 def simulate(

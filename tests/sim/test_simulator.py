@@ -91,6 +91,16 @@ def test_bad_array_shape_is_reported() -> None:
         simulate(chip({4: bad}), make_events([0], 4, 0, 0, 0))
 
 
+def test_core_beyond_the_kernels_packing_limits_is_named() -> None:
+    """A used core with a 130-wide output map cannot be packed into the kernel's 7-bit x."""
+    wide = chip({0: core(np.ones((1, 1, 1, 1)), (130, 1), threshold_high=1, monitor_enable=True)})
+    with pytest.raises(
+        SimulationError,
+        match=r"core 0: kernel_size 1, 1 output features and output map 130×1: .* maps ≤ 128×128",
+    ):
+        simulate(wide, make_events([0], 0, 0, 0, 0))
+
+
 @pytest.mark.parametrize("sim", [simulate, simulate_reference])
 def test_unsafe_targets_rejected_without_validation(sim) -> None:
     """Events to unused cores or with out-of-range features are refused even with validate=False."""

@@ -299,8 +299,12 @@ def test_overflow_policies(run: Run) -> None:
             )
         }
     )
-    with pytest.raises(StateOverflowError, match="outside the 16-bit range"):
+    with pytest.raises(
+        StateOverflowError,
+        match=r"core 2 neuron \(f=[0?], x=0, y=[0?]\) at t=0 µs: state 32800 outside the 16-bit ",
+    ) as exc:
         run(config, ev((0, 2, 0, 0, 0)))
+    assert "use 'wrap' or 'saturate' to continue" in str(exc.value)
     res = run(config, ev((0, 2, 0, 0, 0)), SimOptions(overflow="wrap"))
     assert int(res.states[2][0, 0, 0]) == 32800 - 65536 and rows(res) == []
     res = run(config, ev((0, 2, 0, 0, 0)), SimOptions(overflow="saturate"))
@@ -320,8 +324,11 @@ def test_pooling_out_of_range_policy(run: Run, policy: str) -> None:
     )
     events = ev((0, 0, 0, 1, 0), (1, 0, 0, 2, 0))
     if policy == "error":
-        with pytest.raises(SimulationError, match="outside core 1's input shape"):
+        with pytest.raises(
+            SimulationError, match=r"from core 0 .* outside core 1's input shape \(1, 1, 1\)"
+        ) as exc:
             run(config, events, SimOptions(out_of_range="error"))
+        assert "use 'drop' to discard such events" in str(exc.value)
         return
     res = run(config, events)
     assert rows(res) == [(0, 1, 0, 0, 0)] and res.dropped[1] == 1
