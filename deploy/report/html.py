@@ -203,7 +203,7 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         parts.append(f'<div class="{verdict}"><ul class="msgs">')
         parts.append(
             f"<li>Output class: {'all views agree' if a.classes_agree else 'the views disagree'} "
-            f"({', '.join(f'{k}: {v}' for k, v in a.output_classes.items())}).</li>"
+            f"({_e(', '.join(f'{k}: {v}' for k, v in a.output_classes.items()))}).</li>"
         )
         parts += [f"<li>{_e(line)}</li>" for line in divergence_lines(a)]
         parts.append("</ul></div>")
