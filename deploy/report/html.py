@@ -9,15 +9,21 @@ from collections.abc import Sequence
 from deploy.report.figures import RenderedFigure
 from deploy.report.summary import RunSummary
 from deploy.report.tables import (
+    AGREEMENT_NOT_RUN,
+    NO_BANDWIDTH_WARNINGS,
+    NO_CHECKER_WARNINGS,
+    NO_NOTES,
     Table,
     activity_table,
     agreement_table,
+    class_verdict,
     divergence_lines,
     energy_table,
     fit_table,
     fmt_si,
     memory_table,
     placement_table,
+    predicted_class_text,
     quant_table,
     samples_table,
     spike_count_table,
@@ -121,7 +127,7 @@ def _cards(s: RunSummary) -> str:
         ("input", f"{s.input.n_events:,} events, {s.input.duration_s * 1000:.0f} ms", ""),
         (
             "predicted class",
-            "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class),
+            predicted_class_text(s),
             "",
         ),
     ]
@@ -174,11 +180,11 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         _toc(),
         "<h2 id='warnings'>Warnings</h2>",
         "<h3>Bandwidth</h3>",
-        _messages(s.bandwidth_warnings, "Every core is within its SynOps/s budget."),
+        _messages(s.bandwidth_warnings, NO_BANDWIDTH_WARNINGS),
         "<h3>Checker</h3>",
-        _messages(s.checker_warnings, "The checker raised no warnings."),
+        _messages(s.checker_warnings, NO_CHECKER_WARNINGS),
         "<h3>Notes from the front end</h3>",
-        _messages(s.notes, "No notes.", box="notebox"),
+        _messages(s.notes, NO_NOTES, box="notebox"),
         "<h2 id='placement'>Placement</h2>",
         render_table(placement_table(s), ""),
         render_table(fit_table(s)),
@@ -195,16 +201,13 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
     a = s.agreement
     parts.append("<h2 id='agreement'>Agreement: float ↔ quantised ↔ simulated</h2>")
     if a is None:
-        parts.append('<div class="warnbox">The agreement check was not run.</div>')
+        parts.append(f'<div class="warnbox">{_e(AGREEMENT_NOT_RUN)}</div>')
     else:
         verdict = (
             "okbox" if a.classes_agree and all(v is None for v in a.first_divergence.values()) else "warnbox"
         )
         parts.append(f'<div class="{verdict}"><ul class="msgs">')
-        parts.append(
-            f"<li>Output class: {'all views agree' if a.classes_agree else 'the views disagree'} "
-            f"({_e(', '.join(f'{k}: {v}' for k, v in a.output_classes.items()))}).</li>"
-        )
+        parts.append(f"<li>Output class: {_e(class_verdict(a))}.</li>")
         parts += [f"<li>{_e(line)}</li>" for line in divergence_lines(a)]
         parts.append("</ul></div>")
         parts.append(render_table(spike_count_table(a)))

@@ -6,15 +6,21 @@ from collections.abc import Sequence
 
 from deploy.report.summary import RunSummary
 from deploy.report.tables import (
+    AGREEMENT_NOT_RUN,
+    NO_BANDWIDTH_WARNINGS,
+    NO_CHECKER_WARNINGS,
+    NO_NOTES,
     Table,
     activity_table,
     agreement_table,
+    class_verdict,
     divergence_lines,
     energy_table,
     fit_table,
     fmt_si,
     memory_table,
     placement_table,
+    predicted_class_text,
     quant_table,
     samples_table,
     spike_count_table,
@@ -48,7 +54,7 @@ def _messages(items: Sequence[str], empty: str) -> str:
 def render_markdown(s: RunSummary) -> str:
     """The whole report as Markdown."""
     a = s.agreement
-    pred = "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class)
+    pred = predicted_class_text(s)
     label = f" (sample label {s.input.label})" if s.input.label is not None else ""
     out = [
         f"# Deployment report: {s.model}",
@@ -68,9 +74,9 @@ def render_markdown(s: RunSummary) -> str:
     if a is not None:
         out.append(f"- views agree on the output class: **{'yes' if a.classes_agree else 'no'}**")
     out += ["", "Figures are in `report.html`.", "", "## Warnings", "", "### Bandwidth", ""]
-    out.append(_messages(s.bandwidth_warnings, "Every core is within its SynOps/s budget."))
-    out += ["### Checker", "", _messages(s.checker_warnings, "The checker raised no warnings.")]
-    out += ["### Notes from the front end", "", _messages(s.notes, "No notes.")]
+    out.append(_messages(s.bandwidth_warnings, NO_BANDWIDTH_WARNINGS))
+    out += ["### Checker", "", _messages(s.checker_warnings, NO_CHECKER_WARNINGS)]
+    out += ["### Notes from the front end", "", _messages(s.notes, NO_NOTES)]
     out += ["## Placement", "", render_table(placement_table(s), 0), render_table(fit_table(s))]
     out += ["## Memory", "", render_table(memory_table(s), 0)]
     out += ["## Quantisation", "", render_table(quant_table(s), 0)]
@@ -82,13 +88,9 @@ def render_markdown(s: RunSummary) -> str:
     ]
     out += ["## Agreement: float ↔ quantised ↔ simulated", ""]
     if a is None:
-        out.append("The agreement check was not run.\n")
+        out.append(AGREEMENT_NOT_RUN + "\n")
     else:
-        out.append(
-            f"- output class: {'all views agree' if a.classes_agree else 'the views disagree'} ("
-            + ", ".join(f"{k}: {v}" for k, v in a.output_classes.items())
-            + ")"
-        )
+        out.append(f"- output class: {class_verdict(a)}")
         out += [f"- {line}" for line in divergence_lines(a)]
         out += ["", render_table(spike_count_table(a)), render_table(agreement_table(a))]
     if s.samples is not None:

@@ -291,7 +291,25 @@ def samples_table(c: ClassAgreement) -> Table:
     )
 
 
+NO_BANDWIDTH_WARNINGS = "Every core is within its SynOps/s budget."
+NO_CHECKER_WARNINGS = "The checker raised no warnings."
+NO_NOTES = "No notes."
+AGREEMENT_NOT_RUN = "The agreement check was not run."
+
+
+def predicted_class_text(s: RunSummary) -> str:
+    """The predicted class, or why there is none."""
+    return "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class)
+
+
+def class_verdict(a: AgreementResult) -> str:
+    """Whether the views agree on the output class, with each view's class."""
+    verdict = "all views agree" if a.classes_agree else "the views disagree"
+    return f"{verdict} (" + ", ".join(f"{k}: {v}" for k, v in a.output_classes.items()) + ")"
+
+
 def divergence_lines(a: AgreementResult) -> list[str]:
+    """One line per compared pair: the first layer where it diverges, or that none does."""
     lines = []
     for pair, layer in a.first_divergence.items():
         if layer is None:
@@ -317,12 +335,3 @@ def energy_table(s: RunSummary) -> Table:
         rows,
         (False, e.energy_per_synop_is_assumption, e.energy_per_synop_is_assumption, False, False, False),
     )
-
-
-def all_tables(s: RunSummary) -> list[Table]:
-    """Every table of the report, in report order."""
-    tables = [placement_table(s), fit_table(s), memory_table(s), quant_table(s), activity_table(s)]
-    if s.agreement is not None:
-        tables += [spike_count_table(s.agreement), agreement_table(s.agreement)]
-    tables.append(energy_table(s))
-    return tables
