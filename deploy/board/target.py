@@ -159,6 +159,7 @@ class BoardTarget:
 
     @property
     def is_open(self) -> bool:
+        """Whether a board is open (between :meth:`open` and :meth:`close`)."""
         return self._device is not None
 
     def open(self) -> BoardTarget:

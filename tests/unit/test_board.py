@@ -291,6 +291,14 @@ def test_single_neuron_runs_end_to_end_and_the_board_is_closed() -> None:
     assert samna.device.controller.close_calls == 1 and samna.device.controller.opened == {}
 
 
+def test_is_open_follows_open_and_close() -> None:
+    board = target(make_samna(BOARDS))
+    assert not board.is_open
+    with board:
+        assert board.is_open
+    assert not board.is_open
+
+
 def test_chain_output_equals_the_simulator_event_for_event(rng: np.random.Generator) -> None:
     samna = make_samna(BOARDS)
     config, ev = chain(rng), chain_input(rng)
