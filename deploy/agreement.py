@@ -99,6 +99,7 @@ class LayerAgreement:
     pairs: tuple[PairAgreement, ...]
 
     def pair(self, a: str, b: str) -> PairAgreement | None:
+        """The comparison of views ``a`` and ``b`` in that order, or None if that pair was not compared."""
         for p in self.pairs:
             if (p.a, p.b) == (a, b):
                 return p
@@ -130,6 +131,7 @@ class AgreementResult:
 
     @property
     def sources(self) -> tuple[str, ...]:
+        """The compared views (e.g. float, quantised, simulated), in report order."""
         return tuple(self.output_classes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -167,6 +167,7 @@ def time_counts_from_rasters(per_layer: Sequence[npt.ArrayLike]) -> list[npt.NDA
 
 
 def checker_warning_lines(warnings: Sequence[object]) -> tuple[str, ...]:
+    """The checker's warnings as the report's message lines (each warning's ``str``)."""
     return tuple(str(w) for w in warnings)
 
 

@@ -73,6 +73,7 @@ def _e(text: object) -> str:
 
 
 def render_table(t: Table, heading: str = "h3") -> str:
+    """``t`` as an HTML table under a ``<heading>`` title (``heading=""``: no title); flagged rows marked."""
     head = "".join(f"<th>{_e(h)}</th>" for h in t.headers)
     body = []
     for i, row in enumerate(t.rows):

@@ -32,6 +32,7 @@ def _cell(text: str) -> str:
 
 
 def render_table(t: Table, level: int = 3) -> str:
+    """``t`` as a Markdown table under a level-``level`` heading (0: no title); flagged rows get ⚠."""
     lines = [f"{'#' * level} {t.title}", ""] if level else []
     lines.append("| " + " | ".join(_cell(h) for h in t.headers) + " |")
     lines.append("|" + "|".join("---" for _ in t.headers) + "|")
