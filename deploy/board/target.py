@@ -252,7 +252,7 @@ class BoardTarget:
             BoardError: nothing loaded yet, or the board refused the configuration.
         """
         if self._samna_config is None:
-            raise BoardError("reset() before load(): no configuration to restore")
+            raise BoardError("reset() before load(): no configuration to restore; call load(config) first")
         self._apply(self._require_open(), self._samna_config)
         self._drain()
 
@@ -392,7 +392,7 @@ class BoardTarget:
             BoardError: nothing loaded, or no ``NeuronValue`` answer within ``timeout_s``.
         """
         if self._config is None:
-            raise BoardError("read_neuron_state() before load()")
+            raise BoardError("read_neuron_state() before load(): call load(config) first")
         address = neuron_address(self._config.cnn_layers[core], feature, x, y)
         self._require_open()
         request = self._events.ReadNeuronValue()

@@ -398,11 +398,11 @@ def test_end_of_stream_is_margin_then_quiet_polls(margin_us: int, expected: int)
 def test_protocol_misuse_and_bad_events() -> None:
     samna = make_samna(BOARDS)
     with target(samna) as board:
-        with pytest.raises(BoardError, match=r"run\(\) before load\(\)"):
+        with pytest.raises(BoardError, match=r"run\(\) before load\(\): apply a configuration first"):
             board.run(make_events([0], 2, 0, 0, 0))
-        with pytest.raises(BoardError, match=r"reset\(\) before load\(\)"):
+        with pytest.raises(BoardError, match=r"reset\(\) before load\(\).*call load\(config\) first"):
             board.reset()
-        with pytest.raises(BoardError, match=r"read_neuron_state\(\) before load\(\)"):
+        with pytest.raises(BoardError, match=r"read_neuron_state\(\) before load\(\): call load\(config\)"):
             board.read_neuron_state(2, 0, 0, 0)
         board.load(single_neuron())
         with pytest.raises(EventFormatError, match="event 0"):
