@@ -9,7 +9,10 @@ Every rule is one short function that follows the pseudo-code of §12 and the pr
 - slow-clock ticks at the same timestamp as an input event are applied before it.
 
 Output timestamps are the timestamp of the causing input event (or tick). The fast simulator in
-:mod:`deploy.sim.simulator` must reproduce this module's results exactly.
+:mod:`deploy.sim.simulator` must reproduce this module's results exactly. The two deliberately share no
+semantic code (DVS pre-processing, pooling, thresholds are written twice, scalar here and vectorised
+there), so the differential tests compare independent implementations; they share only validation and
+error messages (:mod:`deploy.sim.result`).
 """
 
 from __future__ import annotations
