@@ -43,8 +43,8 @@ def layer_infos(graph: LayerGraph, placement: Placement) -> tuple[LayerInfo, ...
                 name=layer.name,
                 core=placement.core_of[i],
                 kind=layer.kind,
-                in_shape=tuple(int(v) for v in layer.in_shape),  # type: ignore[arg-type]
-                out_shape=tuple(int(v) for v in layer.out_shape),  # type: ignore[arg-type]
+                in_shape=_int3(layer.in_shape),
+                out_shape=_int3(layer.out_shape),
                 kernel_size=layer.kernel_size,
                 stride=(int(layer.stride[0]), int(layer.stride[1])),
                 padding=(int(layer.padding[0]), int(layer.padding[1])),
@@ -53,6 +53,11 @@ def layer_infos(graph: LayerGraph, placement: Placement) -> tuple[LayerInfo, ...
             )
         )
     return tuple(infos)
+
+
+def _int3(shape: Sequence[int]) -> tuple[int, int, int]:
+    c, h, w = shape
+    return int(c), int(h), int(w)
 
 
 def core_memory(fit: FitMatrix, placement: Placement) -> tuple[CoreMemory, ...]:
