@@ -829,6 +829,8 @@ OUTPUT_FILES = (
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape  # user paths and names may contain [brackets]
+
     from deploy.outdir import atomic_output_dir, check_output_dir
     from deploy.pipeline import compile_model
     from deploy.report import summary_json as to_json
@@ -876,7 +878,7 @@ def run(args: argparse.Namespace) -> int:
         )
     inp = resolve_input(args, result, model_path)
     validate_events(inp.events, result.config, dvs_size=chip.dvs_size)
-    reporter.info(f"input: {inp.info.description}: {inp.info.n_events} events")
+    reporter.info(f"input: {escape(inp.info.description)}: {inp.info.n_events} events")
 
     if board is None:
         from deploy.sim.simulator import Simulator
@@ -917,7 +919,7 @@ def run(args: argparse.Namespace) -> int:
     summary, spikes = build_summary(
         args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES, samples
     )
-    with reporter.step(f"write {out_dir}"), atomic_output_dir(out_dir, force=args.force) as tmp:
+    with reporter.step(f"write {escape(str(out_dir))}"), atomic_output_dir(out_dir, force=args.force) as tmp:
         provenance = Provenance(
             tool_version=summary.tool_version,
             source_model_sha256=result.loaded.sha256,
@@ -937,6 +939,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
     """Compact summary table on stdout (plus warnings with ``-v``)."""
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -953,14 +956,14 @@ def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
         a = act.get(layer.core)
         rate = f"{max(a.synops_rate, a.predicted_rate):.3g}" if a else "—"
         t.add_row(
-            layer.name,
+            escape(layer.name),
             str(layer.core),
             "×".join(map(str, layer.out_shape)),
             *(f"{tot.get(src, 0):,}" for src in ("float", "quantised", "simulated")),
             f"[red]{rate}[/]" if a and a.over_budget else rate,
         )
     out = reporter.out
-    out.print(f"[bold]{s.model}[/] → {s.chip} ({s.target}); input: {s.input.description}")
+    out.print(f"[bold]{escape(s.model)}[/] → {s.chip} ({s.target}); input: {escape(s.input.description)}")
     out.print(t)
     pred = "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class)
     label = f" (label {s.input.label})" if s.input.label is not None else ""
@@ -988,4 +991,4 @@ def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
             reporter.err.print("warning: " + w, markup=False)
         for n in s.notes:
             reporter.err.print("note: " + n, markup=False)
-    out.print(f"wrote {out_dir}/ ({', '.join(s.files)})")
+    out.print(f"wrote {out_dir}/ ({', '.join(s.files)})", markup=False)

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = Console(quiet=args.quiet, highlight=False)
     out.print(
-        f"{args.config} ({chip.name}): {len(events):,} input events → {len(result.events):,} output events"
+        f"{args.config} ({chip.name}): {len(events):,} input events → {len(result.events):,} output events",
+        markup=False,
     )
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("core", justify="right")
@@ -120,5 +121,5 @@ def run(args: argparse.Namespace) -> int:
         for core, n in doc["output_events_per_core"].items():
             out.print(f"core {core}: {n:,} output events")
     if args.output is not None:
-        out.print(f"wrote {args.output}/ (output_events.npy, simulation.json)")
+        out.print(f"wrote {args.output}/ (output_events.npy, simulation.json)", markup=False)
     return 0

@@ -115,6 +115,17 @@ def test_dry_run_writes_every_output(dry_run: tuple[subprocess.CompletedProcess[
     assert "predicted class" in proc.stdout and "tiny.pt" in proc.stdout
 
 
+def test_brackets_in_paths_are_printed_literally(workdir: Path) -> None:
+    """Rich markup must not eat ``[bold]`` in a path nor crash on ``[/x]`` (a closing tag with no opening)."""
+    model = workdir / "net[" / "x].pt"
+    model.parent.mkdir(exist_ok=True)
+    model.write_bytes((workdir / "tiny.pt").read_bytes())
+    out = workdir / "out[bold]"
+    proc = cli(model, "--device", "speck", "--input-shape", SHAPE, "--dry-run", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "net[/x].pt" in proc.stdout and "out[bold]/" in proc.stdout
+
+
 def test_dry_run_summary_json(dry_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, out = dry_run
     s = json.loads((out / "summary.json").read_text())
