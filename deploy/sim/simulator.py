@@ -329,7 +329,7 @@ def simulate(
         events: Input events (``EVENT_DTYPE``, tonic-style or N×5 rows), timestamps non-decreasing.
         options: Semantic choices (defaults: SPECK_SEMANTICS defaults).
         chip: Chip name or spec (readout erratum default, DVS size).
-        end_time_us: Apply slow-clock ticks up to this time even after the last event.
+        end_time_us: Apply slow-clock ticks up to this time (µs) even after the last event.
 
     Returns:
         The :class:`SimResult`; output timestamps are those of the causing input events.
@@ -390,7 +390,7 @@ class Simulator:
 
         Args:
             events: Input events, timestamps non-decreasing (µs).
-            end_time_us: Apply slow-clock ticks up to this time even after the last event.
+            end_time_us: Apply slow-clock ticks up to this time (µs) even after the last event.
 
         After a :class:`SimulationError` the states are undefined; call :meth:`reset`.
         """
