@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _qgraphs import STATS
 
 from deploy.agreement import class_agreement, compare
-from deploy.graph import LayerQuantStats
 from deploy.report import write_reports
 from deploy.report.build import quant_rows
 from deploy.report.figures import all_figures
@@ -249,14 +249,10 @@ def test_fmt_si() -> None:
 
 
 def test_quant_rows_copy_the_shown_stats_by_name_as_plain_numbers() -> None:
-    stats = LayerQuantStats(
+    stats = replace(
+        STATS,
         scale=127.0,
-        scale_weights=127.0,
-        scale_bias=float("inf"),
-        scale_thresholds=300.0,
-        scale_state=float("inf"),
         weight_range=(np.int64(-120), np.int64(127)),
-        bias_range=(0, 0),
         threshold_high=127,
         threshold_low=-127,
         zero_fraction=0.01,
