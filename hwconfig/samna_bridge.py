@@ -180,7 +180,11 @@ def configuration_class(samna: Any, chip: ChipSpec) -> Any:
     name = _schema(chip).config_class
     cls = getattr(getattr(chip_module(samna, chip), "configuration", None), name, None)
     if cls is None:
-        raise SamnaError(f"samna has no class samna.{chip.samna_module}.configuration.{name}")
+        version = getattr(samna, "__version__", "of unknown version")
+        raise SamnaError(
+            f"samna has no class samna.{chip.samna_module}.configuration.{name} (samna {version}); "
+            f"install a samna release in the supported range {SUPPORTED_SAMNA_RANGE}"
+        )
     return cls
 
 
@@ -450,7 +454,11 @@ def validate_with_samna(config: ChipConfig, chip: str | ChipSpec, samna: Any = N
     obj = to_samna(config, spec, samna)
     validate = getattr(chip_module(samna, spec), "validate_configuration", None)
     if validate is None:
-        raise SamnaError(f"samna.{spec.samna_module} has no validate_configuration function")
+        version = getattr(samna, "__version__", "of unknown version")
+        raise SamnaError(
+            f"samna.{spec.samna_module} has no validate_configuration function (samna {version}); install a "
+            f"samna release in the supported range {SUPPORTED_SAMNA_RANGE}"
+        )
     ok, message = validate(obj)
     if not ok:
         raise ConfigError(f"samna.{spec.samna_module}.validate_configuration: {message}")
