@@ -25,7 +25,7 @@ from deploy.sim.events import (
     to_tonic,
     validate_events,
 )
-from hwconfig.config import DvsDestination, DvsLayerConfig
+from hwconfig.config import ChipConfig, DvsDestination, DvsLayerConfig
 
 
 def test_dtype_is_the_documented_one() -> None:
@@ -124,7 +124,7 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         load_events(arch, key="events")
 
 
-def _config():
+def _config() -> ChipConfig:
     return chip(
         {
             2: core(np.ones((4, 2, 3, 3)), (8, 6), padding=1, dests=(dest(5),)),

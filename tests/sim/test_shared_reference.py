@@ -22,7 +22,7 @@ from deploy.sim.simulator import Simulator, simulate
 CASES = ["tiny_2layer", "reset_zero"]
 
 
-def _expected(case: str):
+def _expected(case: str) -> np.lib.npyio.NpzFile:
     path = SINABS_REFERENCE / case / "expected_sim_output.npz"
     if not path.exists():
         pytest.skip(f"{path} not available (shared/ must sit beside the clone)")

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from _nets import chip, core, dest
 
 from deploy.errors import EventFormatError, SimulationError
-from deploy.sim.events import make_events, to_rows, to_tonic
+from deploy.sim.events import Events, make_events, to_rows, to_tonic
 from deploy.sim.options import SimOptions
 from deploy.sim.reference import simulate_reference
+from deploy.sim.result import SimResult
 from deploy.sim.simulator import Simulator, simulate, simulate_batch
+from hwconfig.config import ChipConfig
 
 
-def _net():
+def _net() -> ChipConfig:
     return chip(
         {
             1: core(
@@ -24,7 +28,7 @@ def _net():
     )
 
 
-def _events(rng: np.random.Generator, n: int):
+def _events(rng: np.random.Generator, n: int) -> Events:
     return make_events(
         np.sort(rng.integers(0, 10_000, n)),
         1,
@@ -102,7 +106,7 @@ def test_core_beyond_the_kernels_packing_limits_is_named() -> None:
 
 
 @pytest.mark.parametrize("sim", [simulate, simulate_reference])
-def test_unsafe_targets_rejected_without_validation(sim) -> None:
+def test_unsafe_targets_rejected_without_validation(sim: Callable[..., SimResult]) -> None:
     """Events to unused cores or with out-of-range features are refused even with validate=False."""
     config = _net()
     opts = SimOptions(validate=False)

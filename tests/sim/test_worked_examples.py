@@ -10,7 +10,7 @@ import pytest
 from _nets import chip, core, dest
 
 from deploy.errors import SimulationError, StateOverflowError
-from deploy.sim.events import make_events, to_rows
+from deploy.sim.events import Events, make_events, to_rows
 from deploy.sim.options import SimOptions
 from deploy.sim.reference import simulate_reference
 from deploy.sim.result import SimResult
@@ -25,7 +25,7 @@ def run(request: pytest.FixtureRequest) -> Run:
     return simulate_reference if request.param == "reference" else simulate
 
 
-def ev(*rows: tuple[int, int, int, int, int]):
+def ev(*rows: tuple[int, int, int, int, int]) -> Events:
     a = np.array(rows, dtype=np.int64).reshape(-1, 5)
     return make_events(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
 

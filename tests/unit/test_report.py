@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import asdict, replace
 from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -227,7 +228,7 @@ def test_markdown_has_every_section(rng: np.random.Generator) -> None:
     assert "### Output class of the 2 shipped samples" in md and "| ⚠ 1 | 0 | 0 | 1 | — |" in md
 
 
-def test_write_reports_writes_three_files(tmp_path, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+def test_write_reports_writes_three_files(tmp_path: Path, rng: np.random.Generator) -> None:
     s, spikes = _summary(rng)
     names = write_reports(tmp_path, s, spikes)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
