@@ -139,7 +139,11 @@ def raster_to_events(raster: npt.ArrayLike, layer: int, dt_us: int, t0_us: int =
     if arr.ndim != 4:
         raise EventFormatError(f"expected a raster of shape (T, C, H, W), got shape {arr.shape}")
     if arr.size and (arr.min() < 0 or not np.array_equal(arr, np.floor(arr))):
-        raise EventFormatError("raster counts must be non-negative integers")
+        bad = tuple(int(i) for i in np.argwhere((arr < 0) | (arr != np.floor(arr)))[0])
+        raise EventFormatError(
+            f"raster counts must be non-negative integers; entry (t, c, y, x) = {bad} is {arr[bad]} "
+            "(round or clip the raster, e.g. np.clip(np.rint(raster), 0, None))"
+        )
     counts = arr.astype(np.int64)
     blocks: list[npt.NDArray[np.int64]] = []
     for val in range(int(counts.max()) if counts.size else 0, 0, -1):

@@ -86,6 +86,12 @@ def test_raster_errors() -> None:
         raster_to_events(np.zeros((2, 3, 4)), layer=0, dt_us=1)
     with pytest.raises(EventFormatError, match="non-negative integers"):
         raster_to_events(-np.ones((1, 1, 1, 1)), layer=0, dt_us=1)
+    half = np.zeros((2, 1, 3, 4))
+    half[1, 0, 2, 3] = 0.5
+    with pytest.raises(
+        EventFormatError, match=r"entry \(t, c, y, x\) = \(1, 0, 2, 3\) is 0\.5 \(round or clip"
+    ):
+        raster_to_events(half, layer=0, dt_us=1)
     with pytest.raises(EventFormatError, match="event 1: x = 9 outside raster range"):
         events_to_raster(make_events([0, 1], 0, 0, [0, 9], 0), dt_us=1, shape=(1, 1, 4))
 
