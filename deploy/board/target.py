@@ -178,7 +178,8 @@ class BoardTarget:
             self._device = self.samna.device.open_device(self.board.device_info)
         except _SAMNA_ERRORS as exc:
             raise BoardError(
-                f"cannot open board {self.board.spec} (serial {self.board.serial_number}): {exc}"
+                f"cannot open board {self.board.spec} (serial {self.board.serial_number}): {exc}. Close any "
+                "other process using it (another samna session or deploy-model), or unplug and replug it"
             ) from exc
         try:
             model = self._device.get_model()

@@ -432,7 +432,8 @@ def test_board_errors_from_samna_are_wrapped(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(samna.device, "open_device", refuse)
     with pytest.raises(
-        BoardError, match=r"cannot open board Speck2fDevKit:0 \(serial F-1\): Device is already opened"
+        BoardError,
+        match=r"cannot open board Speck2fDevKit:0 \(serial F-1\): Device is already opened.*Close any other",
     ):
         target(samna).open()
 
