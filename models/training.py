@@ -7,6 +7,7 @@ answer is the output layer's spike count per class summed over time.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -231,3 +232,23 @@ def save_sample_input(directory: Path, n: int = 8, seed: int = 0) -> None:
     """
     _, test = digits_events.split_indices()
     digits_events.save_npz(directory / "sample_input.npz", balanced_subset(test, n), seed=seed)
+
+
+def training_arg_parser(
+    description: str, *, epochs: int, lr: float, default_out: Path
+) -> argparse.ArgumentParser:
+    """The command-line options every ``scripts/train_*.py`` shares; a script adds its own on top."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: with other jobs on the 2 cores, 2 threads made a quick run 15x slower)",
+    )
+    ap.add_argument("--quick", action="store_true", help="a few steps on 64 samples; exit 1 unless loss fell")
+    ap.add_argument("--out", type=Path, default=None, help=f"output folder (default {default_out})")
+    return ap

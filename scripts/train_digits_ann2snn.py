@@ -11,7 +11,6 @@ ann_state_dict.pt,sample_input.npz,train_log.json}``::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -65,19 +64,9 @@ def normalise_(ann: nn.Sequential, frames: torch.Tensor, percentile: float = 99.
 
 def main(argv: list[str] | None = None) -> int:
     """Train, normalise, convert, evaluate on the test split, save; returns the exit code."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=5e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (1: with other jobs on the 2 cores, 2 threads made a quick run 15x slower)",
+    ap = training.training_arg_parser(
+        __doc__.splitlines()[0], epochs=20, lr=5e-3, default_out=digits_ann2snn.HERE
     )
-    ap.add_argument("--quick", action="store_true", help="a few steps on 64 samples; exit 1 unless loss fell")
-    ap.add_argument("--out", type=Path, default=None, help=f"output folder (default {digits_ann2snn.HERE})")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
