@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy.typing as npt
-
 from deploy.check import CheckResult, CheckWarning, check, check_placement, raise_on_violations
 from deploy.emit import emit_config
 from deploy.errors import PlacementError
 from deploy.graph import LayerGraph, Placement, QuantizedGraph, Shape3
-from deploy.place import CoreMap, place
+from deploy.options import CompileOptions
+from deploy.place import place
 from hwconfig.chips import get_chip
-from hwconfig.config import ChipConfig, ReadoutConfig
+from hwconfig.config import ChipConfig
 from hwconfig.spec import ChipSpec
 
 if TYPE_CHECKING:
@@ -111,15 +110,7 @@ def check_model(
     model: str | Path | nn.Module | Any,
     chip: str | ChipSpec = "speck2f",
     input_shape: Shape3 | None = None,
-    *,
-    architecture: str | Callable[[], nn.Module] | None = None,
-    trust_model_file: bool = False,
-    core_map: CoreMap | None = None,
-    quantization: str = "sinabs",
-    calibration: npt.NDArray[Any] | None = None,
-    calibration_dt_us: int | None = None,
-    allow_plain_min_v_mem_none: bool = False,
-    readout: bool | ReadoutConfig | None = None,
+    options: CompileOptions | None = None,
 ) -> ModelCheck:
     """Run ``load → normalize → quantize → check → place → post-placement checks`` and report.
 
@@ -130,15 +121,19 @@ def check_model(
         ModelLoadError, UnsupportedLayerError, QuantizationError: from the front end.
     """
     from deploy.frontend import load_model, normalize
-    from deploy.quantize import DEFAULT_CALIBRATION_DT_US, quantize
+    from deploy.quantize import quantize
 
+    opts = options or CompileOptions()
     spec = get_chip(chip)
     timings: dict[str, float] = {}
     timed = _timer(timings)
     loaded = timed(
         "load",
         lambda: load_model(
-            model, architecture=architecture, input_shape=input_shape, trust_model_file=trust_model_file
+            model,
+            architecture=opts.architecture,
+            input_shape=input_shape,
+            trust_model_file=opts.trust_model_file,
         ),
     )
     graph: LayerGraph = timed("normalize", lambda: normalize(loaded, input_shape))
@@ -146,19 +141,19 @@ def check_model(
         "quantize",
         lambda: quantize(
             graph,
-            rule=quantization,
-            calibration=calibration,
-            calibration_dt_us=DEFAULT_CALIBRATION_DT_US if calibration_dt_us is None else calibration_dt_us,
-            allow_plain_min_v_mem_none=allow_plain_min_v_mem_none,
+            rule=opts.quantization,
+            calibration=opts.calibration,
+            calibration_dt_us=opts.calibration_dt_us,
+            allow_plain_min_v_mem_none=opts.allow_plain_min_v_mem_none,
         ),
     )
-    result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(readout)))
+    result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(opts.readout)))
     placement: Placement | None = None
     error: PlacementError | None = None
     post: tuple[CheckWarning, ...] = ()
     if result.ok:
         try:
-            placement = timed("place", lambda: place(result.fit_matrix, spec, core_map))
+            placement = timed("place", lambda: place(result.fit_matrix, spec, opts.core_map))
         except PlacementError as exc:
             error = exc
         if placement is not None:
@@ -180,15 +175,7 @@ def compile_model(
     model: str | Path | nn.Module | Any,
     chip: str | ChipSpec = "speck2f",
     input_shape: Shape3 | None = None,
-    *,
-    architecture: str | Callable[[], nn.Module] | None = None,
-    trust_model_file: bool = False,
-    core_map: CoreMap | None = None,
-    quantization: str = "sinabs",
-    calibration: npt.NDArray[Any] | None = None,
-    calibration_dt_us: int | None = None,
-    allow_plain_min_v_mem_none: bool = False,
-    readout: bool | ReadoutConfig | None = None,
+    options: CompileOptions | None = None,
 ) -> CompileResult:
     """Compile a sinabs model into a chip configuration.
 
@@ -196,18 +183,8 @@ def compile_model(
         model: A model file (``.pt``/``.pth``/``.nir``), an ``nn.Module`` or a ``nir.NIRGraph``.
         chip: Chip name or alias (``"speck2f"``, ``"speck"``, ...) or a :class:`ChipSpec`.
         input_shape: ``(C, H, W)`` of one input frame; None to infer it from the model.
-        architecture: For state_dict files: a model name in ``models/`` or ``"package.module:function"``.
-        trust_model_file: Allow unpickling classes outside the safe allowlist (runs code from the file).
-        core_map: Manual placement, layer index or torch module path → core.
-        quantization: Quantisation rule (``"sinabs"`` reproduces sinabs bit for bit, or ``"calibrated"``).
-        calibration: For ``quantization="calibrated"``: typical input, a raster ``(T, C, H, W)`` or events
-            (:func:`deploy.quantize.calibration_raster`).
-        calibration_dt_us: Time bin (µs) for calibration events; None for
-            :data:`deploy.quantize.DEFAULT_CALIBRATION_DT_US` (10 ms).
-        allow_plain_min_v_mem_none: Accept ``min_v_mem=None`` layers whose scale collapses under the
-            sinabs rule (:func:`deploy.quantize.quantize`).
-        readout: Route the exit layer to the readout layer (True, or a :class:`ReadoutConfig`); see
-            :func:`deploy.emit.emit_config` (class erratum on 2e/2f) and the ``readout`` check rules.
+        options: Every other compiler choice (:class:`deploy.options.CompileOptions`); None for the
+            defaults, which reproduce sinabs's flow.
 
     Returns:
         Every intermediate result, the configuration and per-stage timings.
@@ -218,19 +195,8 @@ def compile_model(
         PlacementError: if no layer → core assignment exists (with a Hall witness) or the core map is bad.
         hwconfig.ConfigError: if the emitted configuration is invalid (a bug).
     """
-    verdict = check_model(
-        model,
-        chip,
-        input_shape,
-        architecture=architecture,
-        trust_model_file=trust_model_file,
-        core_map=core_map,
-        quantization=quantization,
-        calibration=calibration,
-        calibration_dt_us=calibration_dt_us,
-        allow_plain_min_v_mem_none=allow_plain_min_v_mem_none,
-        readout=readout,
-    )
+    opts = options or CompileOptions()
+    verdict = check_model(model, chip, input_shape, opts)
     raise_on_violations(verdict.check)
     if verdict.placement_error is not None:
         raise verdict.placement_error
@@ -238,7 +204,7 @@ def compile_model(
     assert placement is not None  # no violations and no placement error
     timings = dict(verdict.timings)
     config: ChipConfig = _timer(timings)(
-        "emit", lambda: emit_config(verdict.qgraph, placement, verdict.chip, readout=readout)
+        "emit", lambda: emit_config(verdict.qgraph, placement, verdict.chip, readout=opts.readout)
     )
     return CompileResult(
         loaded=verdict.loaded,

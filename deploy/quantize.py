@@ -57,7 +57,8 @@ def _round(a: npt.NDArray[np.float32], scale: torch.Tensor) -> npt.NDArray[np.fl
     return np.rint(a * np.float32(float(scale)))
 
 
-DEFAULT_CALIBRATION_DT_US = 10_000
+from deploy.options import DEFAULT_CALIBRATION_DT_US  # noqa: E402  (re-exported)
+
 """Time bin for calibration *events*: 10 ms, the bin the bundled models were trained with."""
 
 

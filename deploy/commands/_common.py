@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from deploy.errors import DeployError
 from deploy.graph import Placement, QuantizedGraph, Shape3
+from deploy.options import DEFAULT_CALIBRATION_DT_US, CompileOptions
 from hwconfig.chips import ALIASES, CHIPS, UnknownChipError, get_chip
 from hwconfig.spec import ChipSpec
 
@@ -182,8 +183,8 @@ def add_core_map_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of :func:`deploy.pipeline.compile_model` / ``check_model`` from parsed arguments.
+def compile_options(args: argparse.Namespace) -> CompileOptions:
+    """:class:`deploy.options.CompileOptions` from parsed arguments.
 
     Raises:
         DeployError: ``--calibration`` or ``--calibration-dt-ms`` without ``--quantization calibrated``
@@ -199,18 +200,16 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         )
     if dt_ms is not None and not dt_ms > 0:
         raise DeployError(f"--calibration-dt-ms must be > 0, got {dt_ms:g}")
-    return {
-        "chip": args.device,
-        "input_shape": args.input_shape,
-        "architecture": args.arch,
-        "trust_model_file": args.trust_model_file,
-        "core_map": getattr(args, "core_map", None),
-        "quantization": quantization,
-        "calibration": calibration,
-        "calibration_dt_us": None if dt_ms is None else round(dt_ms * 1000),
-        "allow_plain_min_v_mem_none": getattr(args, "allow_plain_min_v_mem_none", False),
-        "readout": getattr(args, "readout", False),
-    }
+    return CompileOptions(
+        architecture=args.arch,
+        trust_model_file=args.trust_model_file,
+        core_map=getattr(args, "core_map", None),
+        quantization=quantization,
+        calibration=calibration,
+        calibration_dt_us=DEFAULT_CALIBRATION_DT_US if dt_ms is None else round(dt_ms * 1000),
+        allow_plain_min_v_mem_none=getattr(args, "allow_plain_min_v_mem_none", False),
+        readout=getattr(args, "readout", False),
+    )
 
 
 def format_placement(qgraph: QuantizedGraph, placement: Placement) -> str:

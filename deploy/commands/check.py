@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deploy.commands._common import add_core_map_argument, add_model_arguments, format_placement, model_kwargs
+from deploy.commands._common import (
+    add_core_map_argument,
+    add_model_arguments,
+    compile_options,
+    format_placement,
+)
 
 HELP = "check a model against the chip's limits and show how it maps onto the cores"
 
@@ -22,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from deploy.pipeline import check_model
 
-    verdict = check_model(args.model, **model_kwargs(args))
+    verdict = check_model(args.model, args.device, args.input_shape, compile_options(args))
     print(f"{verdict.loaded.source} on {verdict.chip.name}: memory per layer (words) and cores it fits (x)")
     print(verdict.check.fit_matrix.format())
     if verdict.placement is not None:

@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deploy.commands._common import add_core_map_argument, add_model_arguments, format_placement, model_kwargs
+from deploy.commands._common import (
+    add_core_map_argument,
+    add_model_arguments,
+    compile_options,
+    format_placement,
+)
 from deploy.errors import DeployError
 
 HELP = "compile a model into a chip configuration file (JSON)"
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise DeployError(f"{out} exists; pass --force to replace it")
     if not out.parent.is_dir():
         raise DeployError(f"cannot write {out}: directory {out.parent} does not exist")
-    result = compile_model(args.model, **model_kwargs(args))
+    result = compile_model(args.model, args.device, args.input_shape, compile_options(args))
     placement = {q.name: core for q, core in zip(result.qgraph.layers, result.placement.core_of, strict=True)}
     provenance = Provenance(
         tool_version=__version__,

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from deploy.commands import _common
 from deploy.errors import BoardError, DeployError, EventFormatError, SamnaUnavailableError
 
 if TYPE_CHECKING:
@@ -801,17 +802,6 @@ def _declared_input_shape(package: Path, depth: int) -> tuple[int, int, int] | N
     return None
 
 
-def compile_kwargs(args: argparse.Namespace, model_path: Path) -> dict[str, Any]:
-    """:func:`deploy.pipeline.compile_model` arguments; a bundled model's declared input shape fills in a
-    missing ``--input-shape``."""
-    from deploy.commands import _common
-
-    kwargs = _common.model_kwargs(args)
-    if kwargs.get("input_shape") is None:
-        kwargs["input_shape"] = bundled_input_shape(model_path)
-    return kwargs
-
-
 def default_output_dir(model: Path) -> Path:
     """``deploy-out/<stem>``, or ``deploy-out/<folder>`` for files named ``model.*``."""
     name = model.parent.name if model.stem == "model" and model.parent.name else model.stem
@@ -852,7 +842,12 @@ def run(args: argparse.Namespace) -> int:
         reporter,
         "compile",
         timings,
-        lambda: compile_model(model_path, **compile_kwargs(args, model_path)),
+        lambda: compile_model(
+            model_path,
+            args.device,
+            args.input_shape or bundled_input_shape(model_path),
+            _common.compile_options(args),
+        ),
     )
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
     leaky = [q.name for q in result.qgraph.layers if q.has_bias]

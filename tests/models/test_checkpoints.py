@@ -92,10 +92,11 @@ def test_predict_tie_break_rule() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_with_architecture_name_compiles_like_whole_module(name: str) -> None:
+    from deploy.options import CompileOptions
     from deploy.pipeline import compile_model
 
     pkg = _pkg(name)
-    by_name = compile_model(pkg.STATE_DICT, "speck2f", pkg.INPUT_SHAPE, architecture=name)
+    by_name = compile_model(pkg.STATE_DICT, "speck2f", pkg.INPUT_SHAPE, CompileOptions(architecture=name))
     whole = compile_model(pkg.CHECKPOINT, "speck2f", pkg.INPUT_SHAPE)
     assert len(by_name.qgraph.layers) == len(whole.qgraph.layers) == 3
     for a, b in zip(by_name.qgraph.layers, whole.qgraph.layers, strict=True):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from deploy.errors import ChipConstraintError, PlacementError
+from deploy.options import CompileOptions
 from deploy.pipeline import STAGES, CompileResult, check_model, compile_model
 from hwconfig import get_chip
 
@@ -64,7 +65,7 @@ def test_path_and_nir_sources_give_the_same_config(tmp_path: Path) -> None:
 
 
 def test_core_map_reaches_placement() -> None:
-    r = compile_model(model(), "speck2f", (2, 16, 16), core_map={"0": 8, 2: 5})
+    r = compile_model(model(), "speck2f", (2, 16, 16), CompileOptions(core_map={"0": 8, 2: 5}))
     assert r.placement.core_of == (8, 0, 5) and r.placement.manual
 
 
@@ -93,7 +94,7 @@ def test_check_model_records_placement_failure() -> None:
 
 
 def test_readout_option() -> None:
-    r = compile_model(model(), "speck2f", (2, 16, 16), readout=True)
+    r = compile_model(model(), "speck2f", (2, 16, 16), CompileOptions(readout=True))
     assert r.config.readout.enable
     exit_core = r.placement.core_of[2]
     assert r.config.cnn_layers[exit_core].dimensions.output_shape.feature_count == 9  # (3 − 1)·4 + 1
@@ -110,5 +111,5 @@ def test_allow_plain_min_v_mem_none_reaches_quantize() -> None:
 
     with pytest.raises(QuantizationError, match="--allow-plain-min-v-mem-none"):
         compile_model(net, "speck2f", (2, 8, 8))
-    r = compile_model(net, "speck2f", (2, 8, 8), allow_plain_min_v_mem_none=True)
+    r = compile_model(net, "speck2f", (2, 8, 8), CompileOptions(allow_plain_min_v_mem_none=True))
     assert r.qgraph.layers[0].stats.rule == "sinabs-plain" and r.qgraph.layers[0].threshold_low == -32768
