@@ -12,9 +12,11 @@ subcommand name means ``deploy-model run MODEL ...``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from deploy import __version__
 
@@ -54,27 +56,73 @@ def build_parser() -> argparse.ArgumentParser:
 _TOP_LEVEL_OPTIONS = frozenset({"-h", "--help", "--version"})
 
 
+class UsageError(Exception):
+    """A command line that names no known subcommand and no existing file (exit 2)."""
+
+
+def _looks_like_command(word: str) -> bool:
+    """True for a bare word (no path separator, no suffix) that is not an existing file: a subcommand typo."""
+    return not word.startswith("-") and "/" not in word and "." not in word and not Path(word).exists()
+
+
 def _normalise_argv(argv: list[str]) -> list[str]:
     """Prepend the default subcommand unless a subcommand (or a top-level option) comes first.
 
     So ``deploy-model MODEL --dry-run`` and ``deploy-model --dry-run MODEL`` both mean ``run``.
+
+    Raises:
+        UsageError: the first word is neither a subcommand nor a model path (``deploy-model chek``), so it is
+            reported as an unknown command instead of being read as a missing model file.
     """
-    if argv and argv[0] not in COMMANDS and argv[0] not in _TOP_LEVEL_OPTIONS:
-        return [DEFAULT_COMMAND, *argv]
-    return argv
+    if not argv or argv[0] in COMMANDS or argv[0] in _TOP_LEVEL_OPTIONS:
+        return argv
+    if _looks_like_command(argv[0]):
+        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(
+            f"unknown command '{argv[0]}'{hint}; commands: {', '.join(COMMANDS)}. To run a model, give the "
+            f"path of its file (no file '{argv[0]}' exists here); see deploy-model --help"
+        )
+    return [DEFAULT_COMMAND, *argv]
+
+
+def _require_input_files(args: argparse.Namespace) -> None:
+    """Name a missing MODEL or CONFIG file before anything else (loading, samna probing) is tried.
+
+    Raises:
+        DeployError: the file does not exist or is a directory.
+    """
+    from deploy.errors import DeployError
+
+    for attr, what in (("model", "model file"), ("config", "configuration file")):
+        value = getattr(args, attr, None)
+        if not isinstance(value, str | Path):
+            continue
+        path = Path(value)
+        if not path.exists():
+            raise DeployError(f"{what} '{path}' does not exist; check the path (relative to {Path.cwd()})")
+        if path.is_dir():
+            raise DeployError(
+                f"{what} '{path}' is a directory; give the file inside it (e.g. {path}/model.pt)"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from deploy.errors import DeployError
     from hwconfig.errors import ConfigError
 
-    args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        print(f"deploy-model: error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(args_list)
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
     try:
+        _require_input_files(args)
         return int(args._run(args))
     except (DeployError, ConfigError) as exc:
         print(f"deploy-model: error: {exc}", file=sys.stderr)
