@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "simulate": "simulate",
     "doctor": "doctor",
+    "export": "export",
 }
 
 DEFAULT_COMMAND = "run"

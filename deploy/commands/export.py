@@ -1,0 +1,68 @@
+"""``deploy-model export MODEL -o model.nir``: write a model as a NIR file that reads back.
+
+sinabs 3.1.3's ``to_nir`` + nir 1.0.4's ``write`` fail on their own; :func:`deploy.export_nir.export_nir`
+applies the workaround (``docs/nir.md``) and proves the file by reading it back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from deploy.commands import _common
+from deploy.errors import DeployError
+from deploy.options import CompileOptions
+
+HELP = "export a model as a NIR graph (.nir) that sinabs 3.1.3 + nir 1.0.4 and deploy-model read back"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="model file (.pt, .pth)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.nir", help="NIR file to write")
+    p.add_argument(
+        "--input-shape",
+        type=_common.parse_input_shape,
+        default=None,
+        metavar="C,H,W",
+        help="shape of one input frame, e.g. 2,34,34 (needed when the model does not declare it)",
+    )
+    p.add_argument(
+        "--arch", default=None, metavar="NAME|module:function", help="architecture of a state_dict"
+    )
+    p.add_argument(
+        "--trust-model-file",
+        action="store_true",
+        help="unpickle classes outside the safe allowlist (runs code from the file: only for trusted files)",
+    )
+    p.add_argument("--force", action="store_true", help="replace FILE.nir if it exists")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deploy.export_nir import export_nir
+
+    out: Path = args.output
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise DeployError(f"{out} exists; pass --force to replace it, or choose another file with -o")
+    if out.exists() and not out.is_file():
+        raise DeployError(f"{out} exists and is not a regular file; choose another path with -o")
+    options = CompileOptions(architecture=args.arch, trust_model_file=args.trust_model_file)
+    result = export_nir(args.model, out, args.input_shape, options)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "nir": str(result.path),
+                    "input_shape": list(result.input_shape),
+                    "nodes": result.nodes,
+                    "layers": result.layers,
+                }
+            )
+        )
+    else:
+        print(
+            f"wrote {result.path}: {result.nodes} NIR nodes, input {result.input_shape}; read back through "
+            f"deploy-model's NIR front end: {result.layers} chip layers, identical to the model"
+        )
+    return 0
