@@ -238,11 +238,20 @@ def config_hash(config: ChipConfig) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def _int_list(value: list[Any] | tuple[Any, ...]) -> str | None:
+    """``json.dumps(value)`` for a list of plain ints, built without the encoder; None for anything else."""
+    if not all(type(v) is int for v in value):
+        return None
+    return "[" + ", ".join(map(str, value)) + "]"
+
+
 def pretty_json(value: Any, indent: int = 2, _level: int = 0) -> str:
     """JSON indented like ``json.dumps(indent=2)``, but with lists of scalars kept on one line.
 
     Weight rows then read as ``[1, -3, 0]`` instead of one number per line, which keeps golden files
     reviewable. Raises ``TypeError`` / ``ValueError`` like :func:`json.dumps` for values it cannot encode.
+    Rows of plain ints (almost all of a configuration's text) skip the encoder: the same bytes, several
+    times faster.
     """
     pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
     if isinstance(value, dict) and value:
@@ -250,9 +259,13 @@ def pretty_json(value: Any, indent: int = 2, _level: int = 0) -> str:
             f"{inner}{json.dumps(str(k))}: {pretty_json(v, indent, _level + 1)}" for k, v in value.items()
         ]
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value):
-        items = [f"{inner}{pretty_json(v, indent, _level + 1)}" for v in value]
-        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    if isinstance(value, (list, tuple)):
+        if any(isinstance(v, (dict, list, tuple)) for v in value):
+            items = [f"{inner}{pretty_json(v, indent, _level + 1)}" for v in value]
+            return "[\n" + ",\n".join(items) + f"\n{pad}]"
+        fast = _int_list(value)
+        if fast is not None:
+            return fast
     return json.dumps(value, allow_nan=False)
 
 

@@ -403,6 +403,34 @@ def test_pretty_json_keeps_scalar_lists_on_one_line() -> None:
     assert "[1, -2]" in text
 
 
+def _pretty_with_the_encoder(value: Any, level: int = 0) -> str:
+    """The writer's layout built with json.dumps for every leaf: what the fast int-row path must equal."""
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, dict) and value:
+        items = [
+            f"{inner}{json.dumps(str(k))}: {_pretty_with_the_encoder(v, level + 1)}" for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        items = [f"{inner}{_pretty_with_the_encoder(v, level + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value)
+
+
+_json_leaf = st.one_of(st.integers(-(2**40), 2**40), st.booleans(), st.none(), st.text(max_size=3))
+_json_value = st.recursive(
+    _json_leaf | st.lists(st.integers(-(2**16), 2**16), max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_json_value)
+def test_pretty_json_fast_rows_give_the_encoders_bytes(value: Any) -> None:
+    assert pretty_json(value) == _pretty_with_the_encoder(value)
+
+
 def test_save_refuses_invalid_config(tmp_path: Path) -> None:
     bad = ChipConfig().with_layer(0, CnnLayerConfig(threshold_low=0))
     path = tmp_path / "bad.json"
