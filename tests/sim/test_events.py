@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _nets import chip, core, dest
-from _paths import SINABS_REFERENCE
+from helpers.reference_data import reference_file
 
 from deploy.errors import EventFormatError
 from deploy.sim.events import (
@@ -64,11 +64,8 @@ def test_tonic_missing_field() -> None:
 
 def test_raster_to_events_reproduces_sinabs_stream() -> None:
     """input_events.npy was produced by sinabs's raster_to_events(input_raster, layer=0, dt=1 ms)."""
-    case = SINABS_REFERENCE / "tiny_2layer"
-    if not case.exists():
-        pytest.skip("shared/ not available")
-    raster = np.load(case / "input_raster.npy")
-    expected = np.load(case / "input_events.npy")
+    raster = np.load(reference_file("tiny_2layer", "input_raster.npy"))
+    expected = np.load(reference_file("tiny_2layer", "input_events.npy"))
     np.testing.assert_array_equal(to_rows(raster_to_events(raster, layer=0, dt_us=1000)), expected)
 
 
