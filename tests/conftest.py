@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SINABS_REFERENCE = SHARED / "sinabs_reference"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -160,6 +160,34 @@ def dvs_input() -> nn.Module:
     )
 
 
+class Concat(nn.Module):
+    """2×16×16 → conv 4 (k3 p1) → two branches, conv 4 (k3 p1) and conv 2 (k1), concatenated along channels
+    (the second lands at feature_shift 4) → 6×16×16 → pool 2 → conv 4 (k3 p1) → 4×8×8."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.s0 = nn.Conv2d(2, 4, 3, padding=1, bias=False), iaf()
+        self.a, self.sa = nn.Conv2d(4, 4, 3, padding=1, bias=False), iaf()
+        self.b, self.sb = nn.Conv2d(4, 2, 1, bias=False), iaf()
+        self.pool = sl.SumPool2d(2)
+        self.c, self.sc = nn.Conv2d(6, 4, 3, padding=1, bias=False), iaf()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.s0(self.stem(x))
+        return self.sc(self.c(self.pool(torch.cat([self.sa(self.a(h)), self.sb(self.b(h))], dim=1))))
+
+
+def anisotropic() -> nn.Module:
+    # 2×16×24 (H×W) → conv 4 (k3, padding (0, 1)) → 4×14×24 → conv 4 (k3, stride (2, 1), padding (1, 0))
+    # → 4×7×22: torch's (H, W) pairs become the chip's (y, x).
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=(0, 1), bias=False),
+        iaf(),
+        nn.Conv2d(4, 4, 3, stride=(2, 1), padding=(1, 0), bias=False),
+        iaf(),
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -178,6 +206,8 @@ CASES: tuple[Case, ...] = (
     Case("reset_zero", reset_zero, (2, 16, 16), 7),
     Case("non_square", non_square, (2, 16, 24), 8),
     Case("dvs_input", dvs_input, (2, 128, 128), 9),
+    Case("concat", Concat, (2, 16, 16), 10),
+    Case("anisotropic", anisotropic, (2, 16, 24), 11),
 )
 
 

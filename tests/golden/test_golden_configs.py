@@ -12,7 +12,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from golden_models import CASES, GOLDEN_DIR, SCHEMA_VERSION, Case, compile_case, flatten, golden_document
+import sinabs.layers as sl
+from golden_models import (
+    CASES,
+    GOLDEN_DIR,
+    SCHEMA_VERSION,
+    Case,
+    build,
+    compile_case,
+    flatten,
+    golden_document,
+)
 
 from deploy.pipeline import CompileResult
 
@@ -174,3 +184,80 @@ def test_dvs_input_facts(compiled: dict[str, CompileResult]) -> None:
     assert not d.merge
     assert dims(r, r.placement.core_of[0])[0] == (64, 64, 2)
     assert dims(r, r.placement.core_of[1])[0] == (32, 32, 8)
+
+
+def routes(result: CompileResult, core: int) -> list[tuple[int, int, int]]:
+    """Enabled destinations of a core as ``(layer, pooling, feature_shift)``."""
+    layer = result.config.cnn_layers[core]
+    return [(d.layer, d.pooling, d.feature_shift) for d in layer.destinations if d.enable]
+
+
+def test_concat_facts(compiled: dict[str, CompileResult]) -> None:
+    r = get(compiled, "concat")
+    common_facts(r)
+    stem, a, b, c = r.placement.core_of
+    # The stem feeds both branches (both destination slots); torch.cat([a (4 features), b (2)], dim=1) puts
+    # b's features at 4 and 5 of c's 6 inputs: feature_shift 4. The SumPool2d(2) after the cat is on both
+    # branch edges.
+    assert sorted(routes(r, stem)) == sorted([(a, 1, 0), (b, 1, 0)])
+    assert routes(r, a) == [(c, 2, 0)]
+    assert routes(r, b) == [(c, 2, 4)]
+    assert routes(r, c) == []
+    assert dims(r, b) == ((16, 16, 4), (16, 16, 2), 1, (1, 1), (0, 0))
+    assert dims(r, c) == ((8, 8, 6), (8, 8, 4), 3, (1, 1), (1, 1))
+    # K = c·2^(⌈log2 k²⌉+⌈log2 f⌉), N = f·2^(⌈log2 h⌉+⌈log2 w⌉): stem 2·2^(4+2), 4·2^(4+4); a 4·2^(4+2),
+    # 4·2^8; b 4·2^(0+1), 2·2^8; c (6 inputs) 6·2^(4+2), 4·2^(3+3).
+    assert memory(r) == [(128, 1024, 0), (256, 1024, 0), (8, 512, 0), (384, 256, 0)]
+    assert r.config.monitored_cores() == (c,)
+
+
+def test_anisotropic_facts(compiled: dict[str, CompileResult]) -> None:
+    r = get(compiled, "anisotropic")
+    common_facts(r)
+    first, second = r.placement.core_of
+    # torch pairs are (H, W) = (y, x). Layer 0: padding (0, 1) → x 1, y 0; H 16 + 0 − 2 = 14, W 24 + 2 − 2 =
+    # 24. Layer 1: stride (2, 1) → x 1, y 2; padding (1, 0) → x 0, y 1; H (14 + 2 − 3)//2 + 1 = 7,
+    # W (24 − 3)//1 + 1 = 22.
+    assert dims(r, first) == ((24, 16, 2), (24, 14, 4), 3, (1, 1), (1, 0))
+    assert dims(r, second) == ((24, 14, 4), (22, 7, 4), 3, (1, 2), (0, 1))
+    assert r.config.cnn_layers[first].neurons_initial_value.shape == (4, 24, 14)  # [f][x][y]
+    assert r.config.cnn_layers[second].neurons_initial_value.shape == (4, 22, 7)
+    # N = 4·2^(⌈log2 14⌉+⌈log2 24⌉) = 4·2^(4+5); 4·2^(⌈log2 7⌉+⌈log2 22⌉) = 4·2^(3+5).
+    assert memory(r) == [(128, 2048, 0), (256, 1024, 0)]
+    assert routes(r, first) == [(second, 1, 0)]
+
+
+SPIKING = {"concat": {"stem": "s0", "a": "sa", "b": "sb", "c": "sc"}, "anisotropic": {"0": "1", "2": "3"}}
+"""Per case: the weight layer's module name → the name of the IAFSqueeze after it."""
+
+
+@pytest.mark.parametrize("name", sorted(SPIKING))
+def test_compiled_routing_and_geometry_run_like_the_torch_model(
+    name: str, compiled: dict[str, CompileResult]
+) -> None:
+    """The torch model, given the chip's integer weights (``[f][c][x][y]`` read back as ``[f][c][y][x]``) and
+    thresholds, is the oracle for the configuration's geometry: padding, stride, concatenation offsets and
+    pooling. The time-stepped evaluation of the configuration must spike exactly as the torch model does."""
+    import torch
+
+    from deploy.sim.timestepped import run_timestepped
+
+    r = get(compiled, name)
+    model = build(BY_NAME[name])
+    for q, core in zip(r.qgraph.layers, r.placement.core_of, strict=True):
+        layer = r.config.cnn_layers[core]
+        conv = model.get_submodule(q.name)
+        with torch.no_grad():
+            conv.weight.copy_(torch.from_numpy(layer.weights.transpose(0, 1, 3, 2).astype(np.float32)))
+        spiking = sl.IAFSqueeze(
+            batch_size=1, spike_threshold=float(layer.threshold_high), min_v_mem=float(layer.threshold_low)
+        )
+        setattr(model, SPIKING[name][q.name], spiking)
+    rng = np.random.default_rng(3)
+    raster = (rng.random((20, *BY_NAME[name].input_shape)) < 0.3).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(raster)).numpy()
+    got = run_timestepped(r.config, {r.placement.core_of[0]: raster})
+    exit_core = r.placement.core_of[-1]
+    np.testing.assert_array_equal(got.spikes[exit_core][0].numpy(), want)
+    assert want.sum() > 0

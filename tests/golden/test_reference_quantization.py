@@ -1,8 +1,8 @@
 """The front end and quantiser against what sinabs 3.1.3 wrote for the six reference networks.
 
-``/work/shared/sinabs_reference`` (``SINABS_REFERENCE`` in tests/conftest.py) holds, per case, the model,
-sinabs's per-layer discretisation (``result.json``) and the chip configuration it wrote (``config.json``,
-weights in samna's ``[f][c][x][y]`` order). Our integers must equal sinabs's, bit for bit.
+``tests/data/sinabs_reference`` (``SINABS_REFERENCE`` in tests/helpers/reference_data.py) holds, per case,
+the model, sinabs's per-layer discretisation (``result.json``) and the chip configuration it wrote
+(``config.json``, weights in samna's ``[f][c][x][y]`` order). Our integers must equal sinabs's, bit for bit.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers.reference_data import ACCEPTED_CASES, reference_file
 
 from deploy.errors import UnsupportedLayerError
 from deploy.frontend import load_model, normalize
@@ -23,29 +24,18 @@ from deploy.graph import OUTPUT, LayerGraph, QuantizedGraph
 from deploy.quantize import quantize
 from deploy.timestep import evaluate
 
-# As tests/conftest.py computes it (imported by path: `from conftest import` is ambiguous once a
-# sub-folder has its own conftest.py).
-SINABS_REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "sinabs_reference"
-ACCEPTED = ["tiny_2layer", "mnist_avgpool", "bias_leak", "reset_zero"]
+ACCEPTED = list(ACCEPTED_CASES)
 QUANTISED = [*ACCEPTED, "too_big_neurons"]
-
-pytestmark = pytest.mark.skipif(
-    not SINABS_REFERENCE.is_dir(), reason=f"sinabs reference cases not found at {SINABS_REFERENCE}"
-)
-
-
-def _case(name: str) -> Path:
-    return SINABS_REFERENCE / name
 
 
 def _result(name: str) -> dict[str, Any]:
-    return json.loads((_case(name) / "result.json").read_text())
+    return json.loads(reference_file(name, "result.json").read_text())
 
 
 def _compile(name: str, source: str = "model.pt") -> tuple[LayerGraph, QuantizedGraph]:
     res = _result(name)
     kwargs: dict[str, Any] = {"input_shape": tuple(res["input_shape"])}
-    graph = normalize(load_model(_case(name) / source, **kwargs))
+    graph = normalize(load_model(reference_file(name, source), **kwargs))
     return graph, quantize(graph)
 
 
@@ -96,7 +86,7 @@ def test_layer_shapes_and_conversions_match_sinabs(name: str) -> None:
 @pytest.mark.parametrize("name", ACCEPTED)
 def test_integers_equal_config_json(name: str) -> None:
     res = _result(name)
-    cfg = json.loads((_case(name) / "config.json").read_text())
+    cfg = json.loads(reference_file(name, "config.json").read_text())
     g, q = _compile(name)
     for i, ql in enumerate(q.layers):
         cl = cfg["cnn_layers"][res["layer2core_map"][str(i)]]
@@ -128,8 +118,8 @@ def test_integers_equal_config_json(name: str) -> None:
 @pytest.mark.parametrize("name", ACCEPTED)
 def test_timestep_evaluation_reproduces_sinabs_output(name: str) -> None:
     _, q = _compile(name)
-    raster = np.load(_case(name) / "input_raster.npy")
-    expected = np.load(_case(name) / "output.npy")
+    raster = np.load(reference_file(name, "input_raster.npy"))
+    expected = np.load(reference_file(name, "output.npy"))
     out = evaluate(q, raster).output
     np.testing.assert_array_equal(out.reshape(expected.shape), expected)
     assert expected.sum() > 0
@@ -146,7 +136,7 @@ def test_state_dict_with_architecture_gives_the_same_integers(
         "import torch\n"
         "from deploy.frontend.load import load_model\n"
         "def build():\n"
-        f"    model = load_model({str(_case(name) / 'model.pt')!r}).module\n"
+        f"    model = load_model({str(reference_file(name, 'model.pt'))!r}).module\n"
         "    with torch.no_grad():\n"
         "        for p in model.parameters():\n"
         "            p.zero_()\n"
@@ -155,7 +145,7 @@ def test_state_dict_with_architecture_gives_the_same_integers(
     monkeypatch.syspath_prepend(str(tmp_path))
     res = _result(name)
     loaded = load_model(
-        _case(name) / "state_dict.pt",
+        reference_file(name, "state_dict.pt"),
         architecture=f"arch_{name}:build",
         input_shape=tuple(res["input_shape"]),
     )
@@ -170,7 +160,8 @@ def test_state_dict_with_architecture_gives_the_same_integers(
 def test_unsupported_relu_rejected_naming_the_relu() -> None:
     res = _result("unsupported_relu")
     with pytest.raises(UnsupportedLayerError) as err:
-        normalize(load_model(_case("unsupported_relu") / "model.pt", input_shape=tuple(res["input_shape"])))
+        model = reference_file("unsupported_relu", "model.pt")
+        normalize(load_model(model, input_shape=tuple(res["input_shape"])))
     (problem,) = err.value.problems
     assert problem.startswith("'1' (ReLU): non-spiking activation")
     assert "IAFSqueeze" in problem and "ReLU" in res["error"]["message"]
@@ -179,8 +170,8 @@ def test_unsupported_relu_rejected_naming_the_relu() -> None:
 @pytest.mark.parametrize("name", ["tiny_2layer", "bias_leak", "reset_zero"])
 def test_float_evaluation_equals_the_sinabs_model_forward(name: str) -> None:
     """Without AvgPool rescaling, the float graph computes exactly what the sinabs model computes."""
-    loaded = load_model(_case(name) / "model.pt", input_shape=tuple(_result(name)["input_shape"]))
-    raster = np.load(_case(name) / "input_raster.npy").astype(np.float32)
+    loaded = load_model(reference_file(name, "model.pt"), input_shape=tuple(_result(name)["input_shape"]))
+    raster = np.load(reference_file(name, "input_raster.npy")).astype(np.float32)
     assert loaded.module is not None
     graph = normalize(loaded)  # before the forward pass: a run leaves its final v_mem as initial state
     with torch.no_grad():

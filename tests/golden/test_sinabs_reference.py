@@ -1,4 +1,4 @@
-"""Our compiled configurations against what sinabs 3.1.3 wrote for the shared reference models.
+"""Our compiled configurations against what sinabs 3.1.3 wrote for the reference models (tests/data).
 
 For each accepted case the fields sinabs writes must be equal, core by core, after mapping sinabs's core
 placement (result.json ``layer2core_map``) onto ours. Rejected cases must be rejected with the numbers.
@@ -11,19 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.reference_data import ACCEPTED_CASES, reference_file
 
 from deploy.errors import ChipConstraintError, PlacementError, UnsupportedLayerError
 from deploy.pipeline import compile_model
 from hwconfig.json_io import config_to_dict
 
-REPO = Path(__file__).resolve().parents[2]
-SINABS_REFERENCE = REPO.parent / "shared" / "sinabs_reference"  # as tests/conftest.py computes it
-
-pytestmark = pytest.mark.skipif(
-    not SINABS_REFERENCE.is_dir(), reason=f"sinabs reference data not found at {SINABS_REFERENCE}"
-)
-
-ACCEPTED = ("tiny_2layer", "mnist_avgpool", "bias_leak", "reset_zero")
+ACCEPTED = ACCEPTED_CASES
 FIELDS = (
     "dimensions",
     "weights",
@@ -37,16 +31,17 @@ FIELDS = (
 
 
 def load(case: str) -> tuple[Path, tuple[int, int, int], dict[str, Any]]:
-    d = SINABS_REFERENCE / case
-    shape = tuple(json.loads((d / "input_shape.json").read_text())["input_shape"])
-    result = json.loads((d / "result.json").read_text())
+    """The case folder (its ``model.pt`` checked to exist), its input shape and sinabs's ``result.json``."""
+    d = reference_file(case, "model.pt").parent
+    shape = tuple(json.loads(reference_file(case, "input_shape.json").read_text())["input_shape"])
+    result = json.loads(reference_file(case, "result.json").read_text())
     return d, shape, result  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("case", ACCEPTED)
 def test_config_equals_sinabs(case: str) -> None:
     d, shape, result = load(case)
-    theirs = json.loads((d / "config.json").read_text())
+    theirs = json.loads(reference_file(case, "config.json").read_text())
     ours_result = compile_model(d / "model.pt", "speck2f", shape)
     ours = config_to_dict(ours_result.config)
     their_core = {int(k): v for k, v in result["layer2core_map"].items()}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from helpers.reference_data import reference_file
 
 from deploy.sim.events import Events, from_rows, to_rows
 from hwconfig.chips import get_chip
@@ -21,8 +22,6 @@ from hwconfig.config import N_CNN_LAYERS, ChipConfig, CnnLayerConfig, CnnLayerDe
 from hwconfig.json_io import config_from_dict, config_to_dict
 from hwconfig.spec import kernel_memory_words, neuron_memory_words
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-REFERENCE = SHARED / "sinabs_reference"
 CHAIN_CORES = tuple(range(2, 9))
 ENV_DOUBLE = "SPECK_DEPLOY_HIL_DOUBLE"
 
@@ -49,9 +48,8 @@ class ReferenceCase:
 def load_reference_case(name: str) -> ReferenceCase:
     """A sinabs reference case: its ``cnn_layers`` (the fields sinabs writes, §8.1) over this project's
     defaults for everything else, exit cores monitored, and its recorded input events."""
-    folder = REFERENCE / name
-    data = json.loads((folder / "config.json").read_text())
-    result = json.loads((folder / "result.json").read_text())
+    data = json.loads(reference_file(name, "config.json").read_text())
+    result = json.loads(reference_file(name, "result.json").read_text())
     base = config_to_dict(ChipConfig())
     layers = []
     for default, given in zip(base["cnn_layers"], data["cnn_layers"], strict=True):
@@ -65,7 +63,7 @@ def load_reference_case(name: str) -> ReferenceCase:
     exit_cores = tuple(sorted(core_of[int(i)] for i in result["exit_layers"]))
     for core in exit_cores:
         config = config.with_layer(core, dataclasses.replace(config.cnn_layers[core], monitor_enable=True))
-    events = from_rows(np.load(folder / "input_events.npy"))
+    events = from_rows(np.load(reference_file(name, "input_events.npy")))
     return ReferenceCase(name, config, events, exit_cores)
 
 

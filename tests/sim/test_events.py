@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _nets import chip, core, dest
-from _paths import SINABS_REFERENCE
+from helpers.reference_data import reference_file
 
 from deploy.errors import EventFormatError
 from deploy.sim.events import (
@@ -64,12 +64,37 @@ def test_tonic_missing_field() -> None:
 
 def test_raster_to_events_reproduces_sinabs_stream() -> None:
     """input_events.npy was produced by sinabs's raster_to_events(input_raster, layer=0, dt=1 ms)."""
-    case = SINABS_REFERENCE / "tiny_2layer"
-    if not case.exists():
-        pytest.skip("shared/ not available")
-    raster = np.load(case / "input_raster.npy")
-    expected = np.load(case / "input_events.npy")
+    raster = np.load(reference_file("tiny_2layer", "input_raster.npy"))
+    expected = np.load(reference_file("tiny_2layer", "input_events.npy"))
     np.testing.assert_array_equal(to_rows(raster_to_events(raster, layer=0, dt_us=1000)), expected)
+
+
+def test_raster_with_counts_above_one_follows_sinabs_order() -> None:
+    """Counts > 1 in sinabs 3.1.3's order, worked out by hand.
+
+    SPECK_SEMANTICS §9.4 says v copies per count, stably sorted by time bin; the order inside a bin is read
+    from sinabs's ``ChipFactory.raster_to_events`` (backend/dynapcnn/chip_factory.py): it loops over the
+    count values from the largest down to 1, takes the positions holding that value in C order (t, c, y, x)
+    and repeats that whole block v times (``evData.repeat(v, 1)``: positions interleave, A B A B, not
+    A A B B); then it sorts the list stably by time bin.
+    """
+    raster = np.zeros((2, 2, 2, 3), np.int64)  # (T, C, H, W)
+    raster[0, 0, 1, 2] = 3  # P
+    raster[0, 0, 0, 1] = 2  # A
+    raster[0, 1, 0, 2] = 2  # B
+    raster[1, 1, 0, 0] = 2  # D (bin 1)
+    raster[0, 1, 1, 0] = 1  # C
+    raster[1, 0, 0, 0] = 1  # E (bin 1)
+    # value 3: [P]×3; value 2: [A, B, D]×2; value 1: [C, E]. Stable sort by bin:
+    # bin 0: P P P A B A B C; bin 1: D D E. Rows [timestamp, layer, feature, x = W index, y = H index].
+    p, a, b, c = (0, 5, 0, 2, 1), (0, 5, 0, 1, 0), (0, 5, 1, 2, 0), (0, 5, 1, 0, 1)
+    d, e = (1000, 5, 1, 0, 0), (1000, 5, 0, 0, 0)
+    expected = [p, p, p, a, b, a, b, c, d, d, e]
+    got = raster_to_events(raster, layer=5, dt_us=1000)
+    assert to_rows(got).tolist() == [list(row) for row in expected]
+    # With t0 the timestamps shift and nothing else changes.
+    shifted = to_rows(raster_to_events(raster, layer=5, dt_us=1000, t0_us=250))
+    np.testing.assert_array_equal(shifted[:, 0], [t + 250 for t, *_ in expected])
 
 
 def test_raster_counts_and_binning(rng: np.random.Generator) -> None:

@@ -1,17 +1,18 @@
-"""The shared expected simulator outputs (an independent implementation of SPECK_SEMANTICS) match ours.
+"""The expected simulator outputs (an independent implementation of SPECK_SEMANTICS) match ours.
 
-``/work/shared/sinabs_reference/{tiny_2layer,reset_zero}/expected_sim_output.npz``: events in emission order,
+``tests/data/sinabs_reference/{tiny_2layer,reset_zero}/expected_sim_output.npz``: events in emission order,
 final states and the five per-core counters must match event for event, on both simulators.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-from _paths import SINABS_REFERENCE
 from _samna_json import load_sinabs_case
+from helpers.reference_data import ACCEPTED_CASES, SIM_OUTPUT_CASES, reference_file
 
 from deploy.sim.events import load_events, to_rows
 from deploy.sim.options import SimOptions
@@ -19,27 +20,29 @@ from deploy.sim.reference import simulate_reference
 from deploy.sim.result import SimResult
 from deploy.sim.simulator import Simulator, simulate
 
-CASES = ["tiny_2layer", "reset_zero"]
-
 
 def _expected(case: str) -> np.lib.npyio.NpzFile:
-    path = SINABS_REFERENCE / case / "expected_sim_output.npz"
-    if not path.exists():
-        pytest.skip(f"{path} not available (shared/ must sit beside the clone)")
-    return np.load(path)
+    return np.load(reference_file(case, "expected_sim_output.npz"))
+
+
+def _case(case: str) -> Path:
+    """The case folder, after checking (loudly) the three files the simulator tests read."""
+    reference_file(case, "config.json")
+    reference_file(case, "result.json")
+    return reference_file(case, "input_events.npy").parent
 
 
 @pytest.mark.parametrize("sim", ["reference", "fast"])
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", SIM_OUTPUT_CASES)
 def test_matches_expected_sim_output(case: str, sim: str) -> None:
     exp = _expected(case)
     opts = json.loads(str(exp["options_json"]))
     # The semantic choices recorded with the expected output are this project's defaults.
     assert opts["clamp_on_synapse"] is True and opts["overflow"] == "error" and opts["out_of_range"] == "drop"
     assert opts["order"] == "depth_first" and opts["overflow_check"] == "sum" and opts["leak_hz"] is None
-    config = load_sinabs_case(SINABS_REFERENCE / case)
+    config = load_sinabs_case(_case(case))
     assert list(config.monitored_cores()) == exp["monitored"].tolist()
-    events = load_events(SINABS_REFERENCE / case / "input_events.npy")
+    events = load_events(_case(case) / "input_events.npy")
     run = simulate_reference if sim == "reference" else simulate
     res: SimResult = run(config, events, SimOptions())
     np.testing.assert_array_equal(to_rows(res.events), exp["events"])
@@ -55,8 +58,8 @@ def test_target_protocol_persists_state_until_reset() -> None:
     from deploy.target import Target
 
     exp = _expected("tiny_2layer")
-    config = load_sinabs_case(SINABS_REFERENCE / "tiny_2layer")
-    events = load_events(SINABS_REFERENCE / "tiny_2layer" / "input_events.npy")
+    config = load_sinabs_case(_case("tiny_2layer"))
+    events = load_events(_case("tiny_2layer") / "input_events.npy")
     sim = Simulator()
     assert isinstance(sim, Target)
     sim.load(config)
@@ -71,14 +74,12 @@ def test_target_protocol_persists_state_until_reset() -> None:
     assert sim.last_result is not None and sim.last_result.synops.tolist() == exp["synops"].tolist()
 
 
-@pytest.mark.parametrize("case", ["tiny_2layer", "reset_zero", "bias_leak", "mnist_avgpool"])
+@pytest.mark.parametrize("case", ACCEPTED_CASES)
 def test_fast_equals_reference_on_sinabs_networks_with_leak(case: str) -> None:
     """Real sinabs-compiled networks (biases → leak, pooling) with a 200 Hz slow clock: fast == reference."""
     from test_differential import assert_same
 
-    case_dir = SINABS_REFERENCE / case
-    if not (case_dir / "config.json").exists():
-        pytest.skip(f"{case_dir} not available")
+    case_dir = _case(case)
     config = load_sinabs_case(case_dir)
     events = load_events(case_dir / "input_events.npy")
     for leak_spikes in (False, True):

@@ -11,8 +11,6 @@ from deploy.sim.reference import simulate_reference
 from deploy.sim.simulator import simulate
 from deploy.sim.timestepped import events_to_inputs, run_timestepped
 
-pytest.importorskip("torch")
-
 
 @pytest.mark.parametrize("seed", range(6))
 def test_one_event_per_bin_nonneg_weights_le_threshold(seed: int) -> None:

@@ -101,7 +101,6 @@ def test_in_memory_nir_graph_infers_input_shape() -> None:
 
 
 def test_architecture_by_name_from_models_package(tmp_path: Path) -> None:
-    pytest.importorskip("models.digits_snn")
     from models.digits_snn import INPUT_SHAPE, build_model
 
     torch.manual_seed(1)
