@@ -66,6 +66,7 @@ OUTPUT_ROOT = Path("deploy-out")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``deploy-model run``: the compiler's (``_common``), the run's and the console's."""
     _common.add_model_arguments(p)
     _common.add_core_map_argument(p)
     p.add_argument(
@@ -167,6 +168,7 @@ def default_output_dir(model: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Fail early on the output directory, run (:func:`deploy.runner.run_model`), write, print; exit code."""
     from deploy.outdir import check_output_dir
     from deploy.report import summary_json
     from deploy.runner import run_model, write_run_outputs
