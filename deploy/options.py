@@ -1,4 +1,4 @@
-"""Options of the compiler that check, compile, run and validate share (issue #11).
+"""Options of the compiler that check, compile, run and validate share, and the options of a run (issue #11).
 
 :class:`CompileOptions` is the one frozen value that carries every compiler choice from the command line (or a
 Python caller) to :func:`deploy.pipeline.check_model` / :func:`deploy.pipeline.compile_model` and the stages
@@ -16,6 +16,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from torch import nn
 
+    from deploy.sim.options import SimOptions
     from hwconfig.config import ReadoutConfig
 
 DEFAULT_CALIBRATION_DT_US = 10_000
@@ -52,3 +53,91 @@ class CompileOptions:
     calibration_dt_us: int = DEFAULT_CALIBRATION_DT_US
     allow_plain_min_v_mem_none: bool = False
     readout: bool | ReadoutConfig | None = None
+
+
+DEFAULT_POISSON_RATE_HZ = 50.0
+"""Per input pixel and channel; on a 2×34×34 input this is ~11,600 events in the default 100 ms."""
+DEFAULT_DURATION_MS = 100.0
+"""Length of the Poisson input when none is given."""
+DEFAULT_DT_MS = 10.0
+"""Time step of the time-stepped (sinabs-style) evaluation used by the agreement check.
+
+10 ms is the bin the bundled models were trained with (30 bins over the 300 ms N-MNIST-style recordings,
+``models/digits_snn``), so the float view is the network as trained; set ``dt_ms`` to your model's bin.
+"""
+
+DEFAULT_SYNOPS_BUDGET = 1.0e8
+"""Default per-core SynOps/s budget for the throughput warning (§7.3 rule 7).
+
+No per-core SynOps/s limit is published (SPECK_SEMANTICS §7.3 rule 7 and open question 11; sinabs' training
+tips only say each core has one and that exceeding it stalls the chip). 1e8 SynOps/s is an order-of-magnitude
+*assumption*: a SynOp is one kernel-SRAM read plus one neuron-SRAM read-modify-write (SD-tips), i.e. about
+10 ns per SynOp at typical on-chip SRAM access times, one at a time per core. It is a warning threshold, not a
+chip specification; set ``--synops-budget`` from measurements on your board. Core 0 gets
+:data:`deploy.report.summary.LAYER0_THROUGHPUT_FACTOR` × the budget.
+"""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Every choice of :func:`deploy.runner.run_model` besides the model, chip, input and compiler options.
+
+    One field per ``deploy-model run`` option that is not a compiler option (those are in
+    :class:`CompileOptions`) and not about printing or files. Values are checked when the object is made, so
+    a bad value fails before anything is compiled.
+
+    Adding an option (``--dvs-input``, ``--monitor``, ``--class-exit``, ...): add a field with a default that
+    keeps today's behaviour, check it in :meth:`__post_init__` (raise :class:`deploy.errors.DeployError`
+    naming the field and its command-line flag), read it where it acts (:mod:`deploy.runner`,
+    :mod:`deploy.inputs` or :mod:`deploy.analysis`), and set it in ``deploy/commands/run.py``
+    ``run_options(args)``.
+
+    Attributes:
+        dry_run: Run on the bit-accurate simulator (True, the library default) instead of a board (False,
+            needs SynSense's samna and a connected board; ``deploy-model run`` without ``--dry-run``).
+        board: Board to use when not ``dry_run``: ``TYPE:INDEX`` or ``serial=...``; None for the first board
+            of the chip.
+        slow_clock_hz: Slow clock that drives leak (bias) on the target; None: no slow clock, so biases have
+            no effect on chip (SPECK_SEMANTICS §2.4).
+        dt_ms: Time step (ms) of the float/quantised time-stepped evaluation of the agreement check.
+        poisson_rate_hz: Rate of the Poisson input per input pixel and channel; None for
+            :data:`DEFAULT_POISSON_RATE_HZ`. Setting it (or ``duration_ms``) chooses Poisson input over the
+            sample shipped next to the model (:func:`deploy.inputs.resolve_input`).
+        duration_ms: Length of the Poisson input; None for :data:`DEFAULT_DURATION_MS`.
+        seed: Seed of the Poisson input.
+        synops_budget: SynOps/s budget per core for the bandwidth warning (core 0 gets 3.5×).
+    """
+
+    dry_run: bool = True
+    board: str | None = None
+    slow_clock_hz: int | None = None
+    dt_ms: float = DEFAULT_DT_MS
+    poisson_rate_hz: float | None = None
+    duration_ms: float | None = None
+    seed: int = 0
+    synops_budget: float = DEFAULT_SYNOPS_BUDGET
+
+    def __post_init__(self) -> None:
+        from deploy.errors import DeployError
+
+        if self.slow_clock_hz is not None and not self.slow_clock_hz > 0:
+            raise DeployError(f"--slow-clock-hz must be positive, got {self.slow_clock_hz}")
+        if not self.dt_ms > 0:
+            raise DeployError(f"--dt-ms must be positive, got {self.dt_ms:g}")
+
+    @property
+    def dt_us(self) -> int:
+        """:attr:`dt_ms` in whole µs (at least 1)."""
+        return max(round(self.dt_ms * 1000), 1)
+
+    @property
+    def explicit_poisson(self) -> bool:
+        """True when a Poisson rate or duration was given (Poisson input then beats the shipped sample)."""
+        return self.poisson_rate_hz is not None or self.duration_ms is not None
+
+    def sim_options(self) -> SimOptions:
+        """Simulator options for the target and the analysis run (everything else: SPECK_SEMANTICS
+        defaults)."""
+        from deploy.sim.options import SimOptions
+
+        return SimOptions(slow_clock_hz=self.slow_clock_hz)

@@ -10,6 +10,7 @@ Public API:
 - :class:`BoardTarget` — the :class:`deploy.target.Target` for a dev kit (``load``/``run``/``reset``), plus
   ``set_slow_clock`` and ``read_neuron_state``.
 - :func:`list_boards`, :func:`select_board`, :class:`BoardSelector`, :class:`BoardInfo` — discovery.
+- :func:`require_board` — can a board be used (real samna, a board of the chip)? Fails before compiling.
 - :func:`load_samna` — the safe samna import.
 - :func:`export_flash_binary` — the flash image of a configuration (speck2e/2f).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from deploy.board.discovery import BoardInfo, BoardSelector, list_boards, select_board
 from deploy.board.events import neuron_address, split_output, to_samna_spikes
+from deploy.board.probe import require_board
 from deploy.board.samna_access import SUPPORTED_SAMNA_RANGE, load_samna
 from deploy.board.target import BoardTarget, CollectPolicy, RunDiagnostics, run_on_board
 from deploy.errors import SamnaUnavailableError
@@ -58,6 +60,7 @@ __all__ = [
     "list_boards",
     "load_samna",
     "neuron_address",
+    "require_board",
     "run_on_board",
     "select_board",
     "split_output",

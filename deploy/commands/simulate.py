@@ -64,21 +64,22 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from deploy.commands.run import _is_tonic, _read_event_file, _tonic_to_chip, sim_options
+    from deploy.inputs import is_tonic, read_event_file, tonic_to_chip
+    from deploy.options import RunOptions
     from deploy.outdir import atomic_output_dir, check_output_dir
     from deploy.sim.events import as_events, save_events, validate_events
     from deploy.sim.simulator import simulate
     from hwconfig.chips import get_chip
     from hwconfig.json_io import config_hash, load_config
 
-    options = sim_options(args)
+    options = RunOptions(slow_clock_hz=args.slow_clock_hz).sim_options()  # checks --slow-clock-hz
     if args.output is not None:
         check_output_dir(args.output.absolute(), args.force)
     loaded = load_config(args.config)
     chip = get_chip(loaded.chip)
-    raw, _label = _read_event_file(args.input)
-    if _is_tonic(raw):
-        events = _tonic_to_chip(raw, entry_cores(loaded.config), f"input events file '{args.input}'")
+    raw, _label = read_event_file(args.input)
+    if is_tonic(raw):
+        events = tonic_to_chip(raw, entry_cores(loaded.config), f"input events file '{args.input}'")
     else:
         events = as_events(raw, source=f"input events file '{args.input}'")
     validate_events(events, loaded.config, dvs_size=chip.dvs_size)

@@ -20,20 +20,10 @@ import numpy.typing as npt
 
 from deploy.agreement import AgreementResult, ClassAgreement
 from deploy.energy import ENERGY_PER_SYNOP, RESTING_POWER, Figure
+from deploy.options import DEFAULT_SYNOPS_BUDGET as DEFAULT_SYNOPS_BUDGET  # re-exported
 
 SCHEMA_VERSION = 1
 """Version of the ``summary.json`` layout."""
-
-DEFAULT_SYNOPS_BUDGET = 1.0e8
-"""Default per-core SynOps/s budget for the throughput warning (§7.3 rule 7).
-
-No per-core SynOps/s limit is published (SPECK_SEMANTICS §7.3 rule 7 and open question 11; sinabs' training
-tips only say each core has one and that exceeding it stalls the chip). 1e8 SynOps/s is an order-of-magnitude
-*assumption*: a SynOp is one kernel-SRAM read plus one neuron-SRAM read-modify-write (SD-tips), i.e. about
-10 ns per SynOp at typical on-chip SRAM access times, one at a time per core. It is a warning threshold, not a
-chip specification; set ``--synops-budget`` from measurements on your board. Core 0 gets
-:data:`LAYER0_THROUGHPUT_FACTOR` × the budget.
-"""
 
 LAYER0_THROUGHPUT_FACTOR = 3.5
 """Core 0 has ≈3.5× the throughput of a regular core [DOC: SAM-2f, SPECK_SEMANTICS §11]."""

@@ -260,7 +260,7 @@ def test_sample_next_to_the_model_is_the_default_input(workdir: Path, rng: np.ra
 
 
 def test_poisson_events_are_seeded_sorted_and_at_the_rate() -> None:
-    from deploy.commands.run import poisson_events
+    from deploy.inputs import poisson_events
 
     a = poisson_events((2, 16, 16), 200.0, 500.0, seed=1)
     b = poisson_events((2, 16, 16), 200.0, 500.0, seed=1)
@@ -275,8 +275,8 @@ def test_poisson_events_are_seeded_sorted_and_at_the_rate() -> None:
 
 
 def test_time_bins_follow_the_recording_not_time_zero() -> None:
-    from deploy.commands.run import input_raster, time_bins
     from deploy.errors import DeployError
+    from deploy.inputs import input_raster, time_bins
     from deploy.sim.events import make_events
 
     late = make_events([1_600_000_123_456, 1_600_000_150_000], 0, 0, 0, 0)
@@ -313,7 +313,7 @@ def test_real_samna_without_a_board_is_a_board_error(
 
     import deploy.board.samna_access as access
     import hwconfig.samna_env as env
-    from deploy.commands.run import require_board
+    from deploy.board import require_board
     from deploy.errors import BoardError, SamnaUnavailableError
     from hwconfig.chips import get_chip
 
@@ -330,7 +330,7 @@ def test_real_samna_with_a_board_returns_it(monkeypatch: pytest.MonkeyPatch) -> 
 
     import deploy.board.samna_access as access
     import hwconfig.samna_env as env
-    from deploy.commands.run import require_board
+    from deploy.board import require_board
     from hwconfig.chips import get_chip
 
     double = make_samna(boards=[("Speck2fDevKit", "SN-A")])
@@ -574,7 +574,7 @@ def test_report_opens_in_headless_chromium(
 
 
 def test_bundled_models_declare_their_input_shape() -> None:
-    from deploy.commands.run import bundled_input_shape
+    from deploy.inputs import bundled_input_shape
 
     pkg = REPO / "models" / "digits_ann2snn"
     assert bundled_input_shape(pkg / "model.pt") == (2, 34, 34)  # the package's INPUT_SHAPE

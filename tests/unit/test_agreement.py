@@ -145,7 +145,8 @@ def test_monitored_counts_match_the_simulator_counters(rng: np.random.Generator)
     import torch
     from torch import nn
 
-    from deploy.commands.run import monitor_all, poisson_events
+    from deploy.analysis import monitor_all
+    from deploy.inputs import poisson_events
     from deploy.pipeline import compile_model
     from deploy.sim.events import from_tonic
     from deploy.sim.simulator import simulate
