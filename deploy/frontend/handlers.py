@@ -5,6 +5,11 @@ handler (the most specific entry wins). An entry marked ``exact`` applies to tha
 ``IAFSqueeze`` and ``IAF``: their subclasses change the neuron model). A sinabs ``DVSLayer`` is recognised
 before the table (:func:`deploy.frontend.dvs.is_dvs_layer`; sinabs's dynapcnn backend needs samna, so its
 class cannot be imported).
+
+Only leaf modules reach the module table: torch.nn and sinabs classes (:mod:`deploy.frontend.trace`),
+including sinabs's own subclasses of torch layers (``FlattenTime`` is an ``nn.Flatten``, ``SumPool2d`` an
+``nn.LPPool2d``). A subclass defined in the user's code is traced through its own ``forward()``, so what it
+computes is what gets normalised.
 """
 
 from __future__ import annotations
@@ -20,9 +25,8 @@ from torch import nn
 
 from deploy.frontend import layers, rejections
 from deploy.frontend.dvs import dvs_layer, is_dvs_layer
-from deploy.frontend.rejections import Handler
 from deploy.frontend.spiking import spiking
-from deploy.frontend.values import Call, Meta, Pre, Spikes, State, Value
+from deploy.frontend.values import Call, Handler, Meta, Pre, Spikes, State, Value
 
 __all__ = ["Handler", "function_handler", "method_handler", "module_handler"]
 

@@ -7,14 +7,9 @@ into the module table (a class's most specific entry wins). A module class with 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
-from deploy.frontend.values import Bad, Call, State, Value, consume
-
-Handler = Callable[[Call, State], Value]
-"""What every entry of a dispatch table is: a traced operation → its value (problems go to the state)."""
+from deploy.frontend.values import Bad, Call, Handler, State, Value, consume
 
 CONVERT_HINT = (
     "convert the ANN with `sinabs.from_torch.from_model(model, input_shape=..., batch_size=...)"

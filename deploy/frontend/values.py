@@ -11,7 +11,7 @@ Every ``torch.fx`` node gets one :data:`Value`:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -203,3 +203,7 @@ class Call:
         """The value of the ``index``-th positional tensor argument, or :class:`Bad` when there is none."""
         args = [a for a in self.node.args if isinstance(a, torch.fx.Node)]
         return self.values[args[index]] if index < len(args) else Bad()
+
+
+Handler = Callable[[Call, State], Value]
+"""What every entry of a dispatch table is: a traced operation → its value (problems go to the state)."""
