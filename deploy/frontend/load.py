@@ -51,6 +51,7 @@ class LoadedModel:
         input_shape: ``(C, H, W)`` from the argument or inferred (NIR input node, DVS layer), or None.
         source: Where the model came from (file path or a description).
         sha256: Hex digest of the model file, or None for in-memory sources.
+        notes: Facts the loader adds to the compiled graph's notes (e.g. NIR's implied min_v_mem).
     """
 
     module: nn.Module | None
@@ -58,6 +59,7 @@ class LoadedModel:
     input_shape: Shape3 | None
     source: str
     sha256: str | None
+    notes: tuple[str, ...] = ()
 
 
 def _safe_classes() -> list[Any]:
@@ -503,7 +505,7 @@ def load_model(
     if isinstance(source, nn.Module):
         return _module_model(source, shape, f"<in-memory {type(source).__name__}>", None)
     if _is_nir_graph(source):
-        from deploy.frontend.nir_import import nir_input_shape, nir_to_module
+        from deploy.frontend.nir_import import NIR_MIN_V_MEM_NOTE, nir_input_shape, nir_to_module
 
         return LoadedModel(
             module=nir_to_module(source),
@@ -511,6 +513,7 @@ def load_model(
             input_shape=shape or nir_input_shape(source),
             source="<in-memory NIRGraph>",
             sha256=None,
+            notes=(NIR_MIN_V_MEM_NOTE,),
         )
     if not isinstance(source, (str, Path)):
         raise ModelLoadError(
@@ -523,7 +526,7 @@ def load_model(
     digest = file_sha256(path)
 
     if path.suffix.lower() in NIR_SUFFIXES:
-        from deploy.frontend.nir_import import nir_input_shape, nir_to_module, read_nir
+        from deploy.frontend.nir_import import NIR_MIN_V_MEM_NOTE, nir_input_shape, nir_to_module, read_nir
 
         graph = read_nir(path)
         return LoadedModel(
@@ -532,6 +535,7 @@ def load_model(
             input_shape=shape or nir_input_shape(graph),
             source=str(path),
             sha256=digest,
+            notes=(NIR_MIN_V_MEM_NOTE,),
         )
 
     obj = _torch_load(path, trust_model_file)

@@ -20,7 +20,7 @@ from torch import nn
 from deploy.errors import ModelLoadError, UnsupportedLayerError
 from deploy.graph import Shape3
 
-NIR_MIN_V_MEM_NOTE = (
+NIR_MIN_V_MEM_NOTE = (  # carried by LoadedModel.notes (load_model) into the graph's notes
     "NIR IF nodes carry no lower membrane bound; like sinabs.from_nir, the compiler uses "
     "min_v_mem = -threshold for every IF node"
 )
@@ -239,6 +239,4 @@ def nir_to_module(graph: Any) -> torch.fx.GraphModule:
     if problems:
         raise UnsupportedLayerError(problems)
     fx_graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-    gm = torch.fx.GraphModule(root, fx_graph, class_name="NIRModel")
-    gm.deploy_notes = (NIR_MIN_V_MEM_NOTE,)  # type: ignore[assignment]  # read by normalize()
-    return gm
+    return torch.fx.GraphModule(root, fx_graph, class_name="NIRModel")

@@ -197,6 +197,12 @@ CASES: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int], str]] = {
         (2, 4, 4),
         "'2' (AdaptiveAvgPool2d): adaptive pooling is not supported; use nn.AvgPool2d with a fixed kernel",
     ),
+    "channel_shift": (
+        lambda: nn.Sequential(_conv(), iaf(), sl.ChannelShift(channel_shift=2)),
+        (2, 4, 4),
+        "'2' (ChannelShift): channel shifting is not supported as a module; to concatenate the outputs of "
+        "spiking layers along the channels use `torch.cat([a, b], dim=1)` in forward()",
+    ),
     "exp_leak": (
         lambda: nn.Sequential(_conv(), sl.ExpLeakSqueeze(tau_mem=5.0, batch_size=1)),
         (2, 4, 4),
