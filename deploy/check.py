@@ -718,7 +718,8 @@ def rule_leak(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterato
 
 def rule_readout(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterator[Finding]:
     """Readout (§6), only with ``readout=True``: one exit layer, < 15 classes, a 1×1 map, a free destination
-    slot for layer 12, and the 2e/2f class-mapping erratum (its expansion is sized by the fit matrix)."""
+    slot for layer 12, and the 2e/2f class-mapping erratum: the expanded exit layer feeds no other layer (its
+    size is checked by the fit matrix)."""
     exits = qgraph.graph.exit_layers
     if not chip.has_readout:
         yield _violation(
@@ -772,6 +773,19 @@ def rule_readout(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iter
             len(dsts) + 1,
             chip.max_destinations,
             f"free a destination slot of '{q.name}' (feed at most {chip.max_destinations - 1} other layers)",
+        )
+    if chip.readout_class_erratum and dsts:
+        f = chip.readout_features(n)
+        names = ", ".join(repr(qgraph.layers[d].name) for d in dsts if 0 <= d < len(qgraph.layers))
+        yield _violation(
+            "readout",
+            q.name,
+            f"{chip.name} readout erratum: the exit layer is expanded from {n} to {f} channels (class i at "
+            f"channel 4·i), but it also feeds {names}, which would receive the expanded channels",
+            f"{len(dsts)} other destination(s)",
+            0,
+            f"read the readout from a layer that feeds no other layer (e.g. a separate Linear exit after "
+            f"'{q.name}')",
         )
     if chip.readout_class_erratum:
         f = chip.readout_features(n)
