@@ -222,7 +222,7 @@ def test_warnings_spike_loss_overflow_leak_merge(rng: np.random.Generator) -> No
 def test_readout_rules() -> None:
     exit_layer = qlayer("fc", (4, 1, 1), 16, 1)
     result = check(qgraph([exit_layer]), CHIP, readout=True)
-    classes = only(result.violations, "readout")  # emit could not serve 16 classes: a violation, not a warning
+    classes = only(result.violations, "readout")  # emit cannot serve 16 classes: a violation
     assert classes.measured == 16 and classes.limit == 14 and "use ≤ 14 classes" in classes.fix
     assert "from 16 to 61 channels" in only(result.warnings, "readout").message
     plain = check(qgraph([exit_layer]), CHIP)

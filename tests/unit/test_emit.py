@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from _qgraphs import chain, qgraph, qlayer
 
-from deploy.emit import emit_config
 from deploy.check import check
+from deploy.emit import emit_config
 from deploy.errors import PlacementError
 from deploy.graph import OUTPUT, DvsInput, Edge, Placement
 from hwconfig import ConfigError, ReadoutConfig, Vec2, get_chip

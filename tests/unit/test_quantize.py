@@ -63,6 +63,33 @@ def one_layer_graph(
 # --- the sinabs rule, by hand -----------------------------------------------------------------------
 
 
+def test_word_widths_come_from_the_chip_and_clipped_values_become_check_warnings() -> None:
+    """Scale 127 (weights 1.0 → 127): bias 1.0 → 127 and −0.25 → −32 (−31.75 rounded); min_v_mem 0.5 → 64."""
+    import dataclasses
+
+    from deploy.check import check
+
+    g = one_layer_graph(np.array([[[[1.0]]], [[[0.5]]]]), bias=np.array([1.0, -0.25]), min_v_mem=0.5)
+    (q,) = quantize(g, CHIP).layers
+    assert q.bias.tolist() == [127, -32] and q.weight.ravel().tolist() == [127, 64]
+    assert (q.stats.clipped_weights, q.stats.clipped_biases, q.stats.clipped_states) == (0, 0, 0)
+    # threshold_low 64 is outside the register range [−32768, −1] (0 and up are a chip bug): clipped to −1.
+    assert q.threshold_low == -1 and q.stats.clipped_thresholds == 1 and q.stats.saturated == 1
+    narrow = dataclasses.replace(CHIP, bias_bits=6)  # a 6-bit bias word: [−32, 31]
+    narrow_q = quantize(g, narrow)
+    (qn,) = narrow_q.layers
+    assert qn.bias.tolist() == [31, -32]  # sinabs still scales the bias to the 8-bit weight word
+    assert (qn.stats.clipped_biases, qn.stats.saturated) == (1, 2)
+    result = check(narrow_q, narrow)
+    clipping = sorted(w.message for w in result.warnings if w.rule == "clipping")
+    assert len(clipping) == 2 and result.ok
+    assert "1 of 2 biases rounded outside the bias word [-32, 31] at scale 127" in clipping[0]
+    assert "1 threshold(s) rounded outside their registers" in clipping[1]
+    assert "clipped to 127 / -1" in clipping[1]
+    wide = check(quantize(one_layer_graph(np.array([[[[1.0]]], [[[0.5]]]])), CHIP), CHIP)
+    assert "clipping" not in [w.rule for w in wide.warnings]
+
+
 def test_semantics_12b1_leak_notebook_example() -> None:
     """SPECK_SEMANTICS §12b.1: w=1.0, b=-0.1, thr=1, min_v_mem=-1, v0=1 → 127, -13, 127, -127, 127."""
     g = one_layer_graph(np.ones((1, 1, 1, 1)), bias=np.array([-0.1]), initial_state=np.ones((1, 1, 1)))
