@@ -5,8 +5,13 @@ check that stops at the first problem, :func:`check` runs them all and collects 
 :func:`raise_on_violations` then raises one :class:`~deploy.errors.ChipConstraintError` listing all of them.
 
 Every finding names the layer by its torch module path, the measured value, the limit, and a fix computed
-from the numbers (e.g. the largest ``out_channels`` that fits the largest core, solved from the §7.1 memory
-formulas). Findings that are legal but risky are :class:`CheckWarning` s and never stop compilation.
+from the numbers (e.g. the largest ``out_channels`` that fits the largest core, solved by
+:mod:`deploy.memory` from the §7.1 memory formulas). Findings that are legal but risky are
+:class:`CheckWarning` s and never stop compilation.
+
+Every chip rule is decided here, before placement, including the readout's (with ``readout=True`` the fit
+matrix sizes the exit layer as emit expands it for the class erratum): a graph that passes :func:`check` and
+is placed from its fit matrix always emits (tests/unit/test_check_emit_agreement.py).
 
 Rules that depend on the core assignment (the leak erratum of cores 0/1) live in
 :data:`POST_PLACEMENT_RULES` and run from :func:`check_placement`.
@@ -839,7 +844,8 @@ def check(qgraph: QuantizedGraph, chip: ChipSpec, *, readout: bool = False) -> C
     Args:
         qgraph: The quantised model.
         chip: The target chip.
-        readout: Also check the readout layer's rules (class count, erratum).
+        readout: Also check the readout layer's rules (:func:`rule_readout`) and size the exit layer in the
+            fit matrix as emitted (expanded for the class erratum), so placement picks a core it fits.
 
     Returns:
         Every violation and warning, and the fit matrix.

@@ -237,8 +237,14 @@ def test_readout_needs_a_1x1_map_and_a_free_destination_slot(rng: np.random.Gene
     # 'a' is the only exit and already uses both slots; the readout would be its third destination.
     g = qgraph([a, b, c], [Edge(0, 1), Edge(0, 2), Edge(0, OUTPUT)])
     assert "destinations" not in rules_of(check(g, CHIP).violations)
-    v = only(check(g, CHIP, readout=True).violations, "readout")
+    no_erratum = dataclasses.replace(CHIP, readout_class_erratum=False)
+    v = only(check(g, no_erratum, readout=True).violations, "readout")
     assert (v.layer, v.measured, v.limit) == ("a", 3, 2) and "feed at most 1 other layers" in v.fix
+    # With the erratum the expanded exit layer may not feed other layers at all (they would get 5 channels).
+    one = qgraph([a, b], [Edge(0, 1), Edge(0, OUTPUT)])
+    v = only(check(one, CHIP, readout=True).violations, "readout")
+    assert "expanded from 2 to 5 channels" in v.message and "also feeds 'b'" in v.message
+    assert check(one, no_erratum, readout=True).ok
 
 
 def test_fit_matrix_sizes_the_readout_expanded_exit_layer(rng: np.random.Generator) -> None:
