@@ -14,7 +14,7 @@ fall outside their word after rounding are clipped and counted per layer in :cla
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,8 +27,6 @@ from hwconfig.spec import ChipSpec
 
 PLAIN_MIN_V_MEM = -(2**15)
 """What sinabs uses for the lower threshold when ``min_v_mem is None``."""
-
-Rule = Literal["sinabs", "calibrated"]
 
 
 def sinabs_scale(t: torch.Tensor | npt.NDArray[np.floating], bits: int) -> torch.Tensor:
