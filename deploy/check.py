@@ -5,8 +5,13 @@ check that stops at the first problem, :func:`check` runs them all and collects 
 :func:`raise_on_violations` then raises one :class:`~deploy.errors.ChipConstraintError` listing all of them.
 
 Every finding names the layer by its torch module path, the measured value, the limit, and a fix computed
-from the numbers (e.g. the largest ``out_channels`` that fits the largest core, solved from the §7.1 memory
-formulas). Findings that are legal but risky are :class:`CheckWarning` s and never stop compilation.
+from the numbers (e.g. the largest ``out_channels`` that fits the largest core, solved by
+:mod:`deploy.memory` from the §7.1 memory formulas). Findings that are legal but risky are
+:class:`CheckWarning` s and never stop compilation.
+
+Every chip rule is decided here, before placement, including the readout's (with ``readout=True`` the fit
+matrix sizes the exit layer as emit expands it for the class erratum): a graph that passes :func:`check` and
+is placed from its fit matrix always emits (tests/unit/test_check_emit_agreement.py).
 
 Rules that depend on the core assignment (the leak erratum of cores 0/1) live in
 :data:`POST_PLACEMENT_RULES` and run from :func:`check_placement`.
@@ -20,8 +25,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from deploy.errors import ChipConstraintError
-from deploy.graph import OUTPUT, ChipLayer, Placement, QuantizedGraph, QuantizedLayer, conv_out_shape
-from hwconfig.spec import ChipSpec, kernel_memory_words, neuron_memory_words
+from deploy.graph import OUTPUT, Placement, QuantizedGraph, QuantizedLayer, conv_out_shape
+from deploy.memory import (
+    FitMatrix,
+    describe,
+    fit_matrix,
+    max_features_fitting,
+    max_kernel_fitting,
+    min_stride_fitting,
+)
+
+# Re-exported for callers written before deploy.memory existed (issue #11); new code imports deploy.memory.
+from deploy.memory import LayerMemory as LayerMemory
+from deploy.memory import layer_memory as layer_memory
+from hwconfig.spec import ChipSpec
 
 NETWORK = "(network)"
 """The ``layer`` of findings about the whole network rather than one layer."""
@@ -84,128 +101,6 @@ def _warning(rule: str, layer: str, detail: str, measured: int | str, limit: int
     return _finding(CheckWarning, rule, layer, detail, measured, limit, fix)
 
 
-def describe(layer: ChipLayer) -> str:
-    """Short description for messages, e.g. ``"Conv2d 64→128, k=5"`` or ``"Linear 512→10 as 8×8 conv"``."""
-    kh, kw = layer.weight.shape[-2:]
-    if layer.kind == "linear":
-        return f"Linear {layer.in_features * kh * kw}→{layer.out_features} as {kh}×{kw} conv"
-    k = f"{kh}" if kh == kw else f"{kh}×{kw}"
-    return f"Conv2d {layer.in_features}→{layer.out_features}, k={k}"
-
-
-# ----------------------------------------------------------------------------------------------------
-# Fit matrix (§7.1)
-
-
-@dataclass(frozen=True)
-class LayerMemory:
-    """Memory one layer needs, in words (§7.1 formulas, as sinabs's ``memory_summary``).
-
-    Attributes:
-        kernel: ``c · 2^(ceil(log2(k·k)) + ceil(log2(f)))`` 8-bit kernel words.
-        neuron: ``f · 2^(ceil(log2(f_y)) + ceil(log2(f_x)))`` 16-bit neuron words.
-        bias: ``f`` 16-bit bias words if the layer has a bias, else 0.
-    """
-
-    kernel: int
-    neuron: int
-    bias: int
-
-
-def layer_memory(layer: ChipLayer) -> LayerMemory:
-    """The §7.1 memory demand of a chip layer (kernel side taken as ``max(kh, kw)``, the square it needs)."""
-    f, h, w = layer.out_shape
-    k = max(int(layer.weight.shape[-2]), int(layer.weight.shape[-1]))
-    kernel = kernel_memory_words(layer.in_features, f, k)
-    neuron = neuron_memory_words(f, max(w, 1), max(h, 1))
-    return LayerMemory(kernel=kernel, neuron=neuron, bias=f if layer.bias is not None else 0)
-
-
-@dataclass(frozen=True)
-class FitMatrix:
-    """Layers × cores: memory used vs capacity, and whether each layer fits each core.
-
-    Attributes:
-        layer_names: Torch module path per layer.
-        layer_descriptions: Short description per layer (``"Conv2d 2→16, k=3"``).
-        memory: Demand per layer.
-        leak: Per layer, True when the layer has a non-zero bias (leak enabled on chip).
-        core_ids: Core ids, in the chip's order.
-        kernel_capacity, neuron_capacity, bias_capacity: Words per core.
-        fits: ``fits[i][j]`` True when layer i fits core ``core_ids[j]`` in all three memories.
-    """
-
-    layer_names: tuple[str, ...]
-    layer_descriptions: tuple[str, ...]
-    memory: tuple[LayerMemory, ...]
-    leak: tuple[bool, ...]
-    core_ids: tuple[int, ...]
-    kernel_capacity: tuple[int, ...]
-    neuron_capacity: tuple[int, ...]
-    bias_capacity: tuple[int, ...]
-    fits: tuple[tuple[bool, ...], ...]
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.layer_names)
-
-    def cores_for(self, layer: int) -> tuple[int, ...]:
-        """Core ids layer ``layer`` fits, ascending."""
-        return tuple(c for c, ok in zip(self.core_ids, self.fits[layer], strict=True) if ok)
-
-    def format(self) -> str:
-        """Plain-text table for the CLI: one row per layer, one column per core (``x`` = fits)."""
-        name_w = max([len("layer"), *(len(f"{i} {n}") for i, n in enumerate(self.layer_names))])
-        desc_w = max([len("description"), *(len(d) for d in self.layer_descriptions)])
-        cores = " ".join(f"{c:>6}" for c in self.core_ids)
-        lines = [f"{'':<{name_w}}  {'':<{desc_w}}  {'kernel':>7} {'neuron':>7} {'bias':>5} | core {cores}"]
-        for memory, capacity in (
-            ("kernel", self.kernel_capacity),
-            ("neuron", self.neuron_capacity),
-            ("bias", self.bias_capacity),
-        ):
-            lines.append(
-                f"{'capacity ' + memory:<{name_w + desc_w + 2}}  {'':>7} {'':>7} {'':>5} |      "
-                + " ".join(f"{v:>6}" for v in capacity)
-            )
-        lines.append(
-            f"{'layer':<{name_w}}  {'description':<{desc_w}}  {'kernel':>7} {'neuron':>7} {'bias':>5} |"
-        )
-        for i, (name, desc, mem) in enumerate(
-            zip(self.layer_names, self.layer_descriptions, self.memory, strict=True)
-        ):
-            marks = " ".join(f"{'x' if ok else '.':>6}" for ok in self.fits[i])
-            label = f"{i} {name}"
-            lines.append(
-                f"{label:<{name_w}}  {desc:<{desc_w}}  {mem.kernel:>7} {mem.neuron:>7} {mem.bias:>5} |"
-                f"      {marks}"
-            )
-        return "\n".join(lines)
-
-
-def _fits(mem: LayerMemory, kernel: int, neuron: int, bias: int) -> bool:
-    return mem.kernel <= kernel and mem.neuron <= neuron and mem.bias <= bias
-
-
-def fit_matrix(qgraph: QuantizedGraph, chip: ChipSpec) -> FitMatrix:
-    """Memory demand of every layer against every core of ``chip`` (§7.1)."""
-    memory = tuple(layer_memory(q.source) for q in qgraph.layers)
-    fits = tuple(
-        tuple(_fits(m, c.kernel_memory, c.neuron_memory, c.bias_memory) for c in chip.cores) for m in memory
-    )
-    return FitMatrix(
-        layer_names=tuple(q.name for q in qgraph.layers),
-        layer_descriptions=tuple(describe(q.source) for q in qgraph.layers),
-        memory=memory,
-        leak=tuple(q.has_bias for q in qgraph.layers),
-        core_ids=chip.core_ids,
-        kernel_capacity=tuple(c.kernel_memory for c in chip.cores),
-        neuron_capacity=tuple(c.neuron_memory for c in chip.cores),
-        bias_capacity=tuple(c.bias_memory for c in chip.cores),
-        fits=fits,
-    )
-
-
 # ----------------------------------------------------------------------------------------------------
 # Result
 
@@ -251,49 +146,6 @@ def rule_layer_count(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> 
         )
 
 
-def _max_features_fitting(layer: ChipLayer, chip: ChipSpec) -> tuple[int, int] | None:
-    """Largest out_features (≤ current) for which the layer fits some core, and that core; None if none."""
-    _, h, w = layer.out_shape
-    k = max(int(layer.weight.shape[-2]), int(layer.weight.shape[-1]))
-    has_bias = layer.bias is not None
-    for f in range(layer.out_features, 0, -1):
-        mem = LayerMemory(
-            kernel_memory_words(layer.in_features, f, k),
-            neuron_memory_words(f, max(w, 1), max(h, 1)),
-            f if has_bias else 0,
-        )
-        for c in chip.cores:
-            if _fits(mem, c.kernel_memory, c.neuron_memory, c.bias_memory):
-                return f, c.core_id
-    return None
-
-
-def _max_kernel_fitting(layer: ChipLayer, chip: ChipSpec) -> int | None:
-    """Largest square kernel (< current) whose kernel memory fits the largest kernel memory of the chip."""
-    cap = max(c.kernel_memory for c in chip.cores)
-    k = max(int(layer.weight.shape[-2]), int(layer.weight.shape[-1]))
-    for kk in range(k - 1, 0, -1):
-        if kernel_memory_words(layer.in_features, layer.out_features, kk) <= cap:
-            return kk
-    return None
-
-
-def _min_stride_fitting(layer: ChipLayer, chip: ChipSpec) -> tuple[int, int] | None:
-    """Smallest allowed stride (> current) at which the neuron memory fits some core; (stride, words)."""
-    cap = max(c.neuron_memory for c in chip.cores)
-    k = layer.kernel_size
-    for s in sorted(chip.allowed_stride):
-        if s <= max(layer.stride):
-            continue
-        f, h, w = conv_out_shape(layer.in_shape, layer.out_features, k, (s, s), layer.padding)
-        if h < 1 or w < 1:
-            continue
-        words = neuron_memory_words(f, w, h)
-        if words <= cap and h <= chip.max_output_size and w <= chip.max_output_size:
-            return s, words
-    return None
-
-
 def rule_memory_fit(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterator[Finding]:
     """Every layer fits the kernel, neuron and bias memories of at least one core (§7.1, §7.3 rule 1)."""
     max_k = max(fit.kernel_capacity)
@@ -317,18 +169,26 @@ def rule_memory_fit(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> I
                 f"kernel memory {mem.kernel} words fits only cores {k_cores} and neuron memory {mem.neuron} "
                 f"words fits only cores {n_cores}: no core holds both"
             )
+        expansion = fit.readout_expansion
+        emitted = expansion[1] if expansion is not None and expansion[0] == i else None
+        expanded = emitted is not None
+        if expanded:
+            parts.append(
+                f"sized as emitted for the readout erratum: {q.source.out_features} classes expanded to "
+                f"{emitted} channels"
+            )
         fixes = []
-        best = _max_features_fitting(q.source, chip)
+        best = max_features_fitting(q.source, chip, readout=expanded)
         if best is not None and best[0] < q.source.out_features:
             fixes.append(
                 f"reduce out_channels from {q.source.out_features} to ≤ {best[0]} (fits core {best[1]})"
             )
         if mem.kernel > max_k or not n_cores or not k_cores:
-            kk = _max_kernel_fitting(q.source, chip)
+            kk = max_kernel_fitting(q.source, chip, emitted)
             if mem.kernel > max_k and kk is not None:
                 fixes.append(f"use kernel_size ≤ {kk}")
         if mem.neuron > max_n or (k_cores and not set(k_cores) & set(n_cores)):
-            st = _min_stride_fitting(q.source, chip)
+            st = min_stride_fitting(q.source, chip, emitted)
             if st is not None:
                 fixes.append(f"use stride {st[0]} (neuron memory {st[1]} words)")
         fix = " or ".join(fixes) if fixes else "reduce the layer's channels, kernel size or output map"
@@ -671,9 +531,49 @@ def _range_finding(
         )
 
 
+def _clipping_findings(q: QuantizedLayer, chip: ChipSpec) -> Iterator[Finding]:
+    """Warn for every kind of value quantisation clipped to its word (counts in ``q.stats``, §2.1)."""
+    s = q.stats
+    arrays = (
+        ("weights", s.clipped_weights, q.weight.size, chip.weight_range, "weight"),
+        ("biases", s.clipped_biases, q.bias.size, chip.bias_range, "bias"),
+        ("initial states", s.clipped_states, q.initial_state.size, chip.state_range, "state"),
+    )
+    for what, clipped, total, (lo, hi), word in arrays:
+        if clipped:
+            yield _warning(
+                "clipping",
+                q.name,
+                f"({describe(q.source)}) {clipped} of {total} {what} rounded outside the {word} word "
+                f"[{lo}, {hi}] at scale {s.scale:.6g} and were clipped: the chip computes with other values "
+                "than the trained ones",
+                clipped,
+                0,
+                f"bring the {what} into the range of the other quantities of the layer (their largest "
+                "magnitude sets the scale), or quantise with sample input (--quantization calibrated)",
+            )
+    if s.clipped_thresholds:
+        (hlo, hhi), (llo, lhi) = chip.threshold_high_range, chip.threshold_low_range
+        yield _warning(
+            "clipping",
+            q.name,
+            f"({describe(q.source)}) {s.clipped_thresholds} threshold(s) rounded outside their registers "
+            f"(threshold_high [{hlo}, {hhi}], threshold_low [{llo}, {lhi}]) and were clipped to "
+            f"{q.threshold_high} / {q.threshold_low}",
+            s.clipped_thresholds,
+            0,
+            "use a positive spike threshold and a negative min_v_mem (threshold_low 0 is a chip bug)",
+        )
+
+
 def rule_word_ranges(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterator[Finding]:
-    """Weights int8, biases and states int16, thresholds in their register ranges (§2.1)."""
+    """Weights, biases and states in the chip's words, thresholds in their register ranges (§2.1).
+
+    Integers outside their word are violations (a graph quantised elsewhere); values that
+    :func:`deploy.quantize.quantize` had to clip into the word are ``clipping`` warnings.
+    """
     for q in qgraph.layers:
+        yield from _clipping_findings(q, chip)
         yield from _range_finding("weight_range", q, "weights", q.weight, *chip.weight_range)
         yield from _range_finding("bias_range", q, "biases", q.bias, *chip.bias_range)
         yield from _range_finding("state_range", q, "initial states", q.initial_state, *chip.state_range)
@@ -822,7 +722,9 @@ def rule_leak(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterato
 
 
 def rule_readout(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterator[Finding]:
-    """Readout: < 15 classes, and the 2e/2f class-mapping erratum (§6). Only with ``readout=True``."""
+    """Readout (§6), only with ``readout=True``: one exit layer, < 15 classes, a 1×1 map, a free destination
+    slot for layer 12, and the 2e/2f class-mapping erratum: the expanded exit layer feeds no other layer (its
+    size is checked by the fit matrix)."""
     exits = qgraph.graph.exit_layers
     if not chip.has_readout:
         yield _violation(
@@ -844,10 +746,11 @@ def rule_readout(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iter
             "end the model in one spiking layer",
         )
         return
-    q = qgraph.layers[exits[0]]
+    i = exits[0]
+    q = qgraph.layers[i]
     n = q.source.out_features
     if n >= chip.readout_max_classes:
-        yield _warning(
+        yield _violation(
             "readout",
             q.name,
             f"{n} classes; the readout layer supports < {chip.readout_max_classes}",
@@ -855,15 +758,50 @@ def rule_readout(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iter
             chip.readout_max_classes - 1,
             f"use ≤ {chip.readout_max_classes - 1} classes or read the spikes of '{q.name}' directly",
         )
+    _, h, w = q.source.out_shape
+    if (h, w) != (1, 1):
+        yield _violation(
+            "readout",
+            q.name,
+            f"outputs a {h}×{w} map; the 1x1y16f readout mode needs 1×1",
+            f"{h}×{w}",
+            "1×1",
+            "end the model in a Linear layer (or pool the map to 1×1)",
+        )
+    dsts = [e.dst for e in qgraph.edges if e.src == i and e.dst != OUTPUT]
+    if len(dsts) + 1 > chip.max_destinations >= len(dsts):
+        yield _violation(
+            "readout",
+            q.name,
+            f"feeds {len(dsts)} layer(s) and the readout would be destination {len(dsts) + 1}; a core has "
+            f"{chip.max_destinations} destination slots",
+            len(dsts) + 1,
+            chip.max_destinations,
+            f"free a destination slot of '{q.name}' (feed at most {chip.max_destinations - 1} other layers)",
+        )
+    if chip.readout_class_erratum and dsts:
+        f = chip.readout_features(n)
+        names = ", ".join(repr(qgraph.layers[d].name) for d in dsts if 0 <= d < len(qgraph.layers))
+        yield _violation(
+            "readout",
+            q.name,
+            f"{chip.name} readout erratum: the exit layer is expanded from {n} to {f} channels (class i at "
+            f"channel 4·i), but it also feeds {names}, which would receive the expanded channels",
+            f"{len(dsts)} other destination(s)",
+            0,
+            f"read the readout from a layer that feeds no other layer (e.g. a separate Linear exit after "
+            f"'{q.name}')",
+        )
     if chip.readout_class_erratum:
+        f = chip.readout_features(n)
         yield _warning(
             "readout",
             q.name,
             f"{chip.name} readout erratum: class i is read from channel 4·i, so the exit layer is expanded "
-            f"from {n} to {(n - 1) * 4 + 1} channels",
+            f"from {n} to {f} channels",
             n,
-            (n - 1) * 4 + 1,
-            "nothing to do: emit expands the layer (check it still fits its core)",
+            f,
+            "nothing to do: emit expands the layer and the fit matrix sizes it expanded",
         )
 
 
@@ -906,12 +844,13 @@ def check(qgraph: QuantizedGraph, chip: ChipSpec, *, readout: bool = False) -> C
     Args:
         qgraph: The quantised model.
         chip: The target chip.
-        readout: Also check the readout layer's rules (class count, erratum).
+        readout: Also check the readout layer's rules (:func:`rule_readout`) and size the exit layer in the
+            fit matrix as emitted (expanded for the class erratum), so placement picks a core it fits.
 
     Returns:
         Every violation and warning, and the fit matrix.
     """
-    fit = fit_matrix(qgraph, chip)
+    fit = fit_matrix(qgraph, chip, readout=readout)
     rules = RULES + (READOUT_RULES if readout else ())
     findings = [f for _, rule in rules for f in rule(qgraph, chip, fit)]
     violations, warnings = _split(findings)

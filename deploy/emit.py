@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from deploy.check import layer_memory
-from deploy.errors import ChipConstraintError, PlacementError
+from deploy.errors import PlacementError
 from deploy.graph import OUTPUT, DvsInput, Placement, QuantizedGraph, QuantizedLayer
+from deploy.memory import fits, layer_memory
 from hwconfig.config import (
     BoolVec2,
     ChipConfig,
@@ -36,13 +36,10 @@ from hwconfig.config import (
     ReadoutConfig,
     Vec2,
 )
-from hwconfig.spec import ChipSpec
+from hwconfig.spec import READOUT_ERRATUM_CHANNEL_STRIDE, ChipSpec
 
 READOUT_1X1Y16F = 3
 """``readout_configuration_sel`` for one class per feature of a 1×1 map (§6, DS-ro/DK table)."""
-
-ERRATUM_CHANNEL_STRIDE = 4
-"""Readout erratum on 2e/2f: class i is read from channel 4·i of the exit layer (§6, SD-err)."""
 
 
 def _io_shape(shape: tuple[int, int, int]) -> IOShape:
@@ -56,11 +53,13 @@ def _to_samna_xy(arr: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
     return np.ascontiguousarray(np.swapaxes(arr, -1, -2))
 
 
-def _expand_for_readout_erratum(q: QuantizedLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _expand_for_readout_erratum(
+    q: QuantizedLayer, chip: ChipSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Weights, biases and initial states of the exit layer with class i moved to channel 4·i (§6)."""
     n = q.source.out_features
-    f = (n - 1) * ERRATUM_CHANNEL_STRIDE + 1
-    idx = np.arange(n) * ERRATUM_CHANNEL_STRIDE
+    f = chip.readout_features(n)
+    idx = np.arange(n) * READOUT_ERRATUM_CHANNEL_STRIDE
     w = np.zeros((f, *q.weight.shape[1:]), dtype=np.int64)
     w[idx] = q.weight
     b = np.zeros((f,), dtype=np.int64)
@@ -91,7 +90,7 @@ def emit_layer(
     weight, bias, state = q.weight, q.bias, q.initial_state
     f_out = layer.out_features
     if readout_expand:
-        weight, bias, state, f_out = _expand_for_readout_erratum(q)
+        weight, bias, state, f_out = _expand_for_readout_erratum(q, chip)
     _, h_out, w_out = layer.out_shape
     dims = CnnLayerDimensions(
         input_shape=_io_shape(layer.in_shape),
@@ -160,34 +159,28 @@ def _readout_config(readout: bool | ReadoutConfig) -> ReadoutConfig:
     return dataclasses.replace(base, enable=True)
 
 
-def _check_readout_layer(q: QuantizedLayer, core: int, chip: ChipSpec, expand: bool) -> None:
-    n = q.source.out_features
-    _, h, w = q.source.out_shape
-    problems = []
-    if n >= chip.readout_max_classes:
-        problems.append(
-            f"readout: layer '{q.name}' has {n} output classes; the readout layer supports < "
-            f"{chip.readout_max_classes}; fix: use ≤ {chip.readout_max_classes - 1} classes"
+def _assert_readout_checked(qgraph: QuantizedGraph, placement: Placement, chip: ChipSpec) -> int:
+    """The readout's exit layer; asserts what :func:`deploy.check.rule_readout` and the fit matrix ensure.
+
+    Emit does not re-decide chip rules: a model that reaches it with the readout passed ``check(...,
+    readout=True)`` (one exit layer, < 15 classes, 1×1 map, a free destination slot) and was placed with
+    that fit matrix (the expanded exit layer fits its core). A failure here is a bug upstream.
+    """
+    exits = qgraph.graph.exit_layers
+    assert chip.has_readout and len(exits) == 1, "readout on an unchecked graph (deploy.check.rule_readout)"
+    i = exits[0]
+    q = qgraph.layers[i]
+    assert q.source.out_features < chip.readout_max_classes and q.source.out_shape[1:] == (1, 1), (
+        f"readout on unchecked layer '{q.name}' (deploy.check.rule_readout)"
+    )
+    if chip.readout_class_erratum:
+        mem = layer_memory(q.source, chip.readout_features(q.source.out_features))
+        core = placement.core_of[i]
+        assert fits(mem, chip.core(core)), (
+            f"readout-expanded layer '{q.name}' placed on core {core} where it does not fit "
+            "(place with deploy.memory.fit_matrix(..., readout=True))"
         )
-    if (h, w) != (1, 1):
-        problems.append(
-            f"readout: layer '{q.name}' outputs a {h}×{w} map; the 1x1y16f readout mode needs 1×1; "
-            "fix: end the model in a Linear layer"
-        )
-    if problems:
-        raise ChipConstraintError(problems, header="the readout layer cannot be used")
-    if expand:
-        f = (n - 1) * ERRATUM_CHANNEL_STRIDE + 1
-        source = dataclasses.replace(q.source, weight=np.zeros((f, *q.weight.shape[1:]), np.float32))
-        mem = layer_memory(source)
-        spec = chip.core(core)
-        if mem.kernel > spec.kernel_memory or mem.neuron > spec.neuron_memory or mem.bias > spec.bias_memory:
-            raise PlacementError(
-                f"readout erratum: layer '{q.name}' expanded from {n} to {f} channels needs kernel "
-                f"{mem.kernel}, neuron {mem.neuron} and bias {mem.bias} words > core {core}'s "
-                f"{spec.kernel_memory} / {spec.neuron_memory} / {spec.bias_memory}; "
-                "fix: pin it to a larger core with --core-map or use fewer classes"
-            )
+    return i
 
 
 def emit_config(
@@ -213,8 +206,9 @@ def emit_config(
         The configuration; it passes :meth:`ChipConfig.validate` for ``chip``.
 
     Raises:
-        ChipConstraintError: If the readout is asked for a model it cannot serve.
-        PlacementError: If the placement does not match the graph, or the readout expansion no longer fits.
+        PlacementError: If the placement does not match the graph.
+        AssertionError: If the graph did not pass :func:`deploy.check.check` (with the same ``readout``) or
+            the placement did not come from its fit matrix: emit re-decides no chip rule.
         hwconfig.ConfigError: If the emitted configuration fails validation (a bug upstream).
     """
     n = len(qgraph.layers)
@@ -225,15 +219,8 @@ def emit_config(
     readout_layer: int | None = None
     expand = False
     if readout:
-        exits = qgraph.graph.exit_layers
-        if len(exits) != 1:
-            raise ChipConstraintError(
-                [f"readout: the model has {len(exits)} output layers; the readout layer reads exactly one"],
-                header="the readout layer cannot be used",
-            )
-        readout_layer = exits[0]
+        readout_layer = _assert_readout_checked(qgraph, placement, chip)
         expand = chip.readout_class_erratum
-        _check_readout_layer(qgraph.layers[readout_layer], core_of[readout_layer], chip, expand)
 
     config = ChipConfig()
     for i, q in enumerate(qgraph.layers):
@@ -246,10 +233,9 @@ def emit_config(
         ]
         if i == readout_layer:
             dests.append(CnnLayerDestination(enable=True, layer=chip.readout_layer_id))
-        if len(dests) > chip.max_destinations:
-            raise ChipConstraintError(
-                [f"layer '{q.name}' needs {len(dests)} destinations; a core has {chip.max_destinations}"]
-            )
+        assert len(dests) <= chip.max_destinations, (
+            f"layer '{q.name}' has {len(dests)} destinations (deploy.check rules destinations/readout)"
+        )
         layer_cfg = emit_layer(
             q, dests, monitor=i in monitored, chip=chip, readout_expand=expand and i == readout_layer
         )

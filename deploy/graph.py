@@ -188,10 +188,13 @@ class LayerQuantStats:
         weight_range, bias_range: ``(min, max)`` of the integers.
         threshold_high, threshold_low: The integer thresholds.
         zero_fraction: Fraction of non-zero float weights rounded to 0.
-        saturated: Number of values clipped to the word range.
+        saturated: Number of values clipped to the word range (the sum of the ``clipped_*`` counts).
         max_weight_over_threshold: ``max(W) / threshold_high`` (> 1 ⇒ spikes lost: one spike per event).
         overflow_margin: ``32767 − (threshold_high + max(W⁺))`` (negative ⇒ 16-bit overflow possible).
         rule: ``"sinabs"`` (vendor rule, bit for bit), ``"sinabs-plain"`` or ``"calibrated"``.
+        clipped_weights, clipped_biases, clipped_states: Weights, biases and initial-state values that
+            rounded outside the chip's weight / bias / state word and were clipped to it.
+        clipped_thresholds: Thresholds (high, low: 0..2) that rounded outside their register range.
     """
 
     scale: float
@@ -208,6 +211,10 @@ class LayerQuantStats:
     max_weight_over_threshold: float
     overflow_margin: int
     rule: str = "sinabs"
+    clipped_weights: int = 0
+    clipped_biases: int = 0
+    clipped_states: int = 0
+    clipped_thresholds: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -137,16 +137,7 @@ def check_model(
         ),
     )
     graph: LayerGraph = timed("normalize", lambda: normalize(loaded, input_shape))
-    qgraph: QuantizedGraph = timed(
-        "quantize",
-        lambda: quantize(
-            graph,
-            rule=opts.quantization,
-            calibration=opts.calibration,
-            calibration_dt_us=opts.calibration_dt_us,
-            allow_plain_min_v_mem_none=opts.allow_plain_min_v_mem_none,
-        ),
-    )
+    qgraph: QuantizedGraph = timed("quantize", lambda: quantize(graph, spec, opts))
     result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(opts.readout)))
     placement: Placement | None = None
     error: PlacementError | None = None

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from deploy.check import FitMatrix, fit_matrix
 from deploy.errors import PlacementError
 from deploy.graph import Placement, QuantizedGraph
+from deploy.memory import FitMatrix, fit_matrix
 from hwconfig.spec import ChipSpec
 
 CoreMap = Mapping[int | str, int]
@@ -183,7 +183,8 @@ def place(source: QuantizedGraph | FitMatrix, chip: ChipSpec, core_map: CoreMap 
     """Assign each layer its own core.
 
     Args:
-        source: The quantised graph, or its fit matrix (:func:`deploy.check.fit_matrix`).
+        source: The quantised graph, or its fit matrix (:func:`deploy.memory.fit_matrix`; pass the one
+            built with ``readout=True`` when the readout is used, so that the expanded exit layer fits).
         chip: The target chip.
         core_map: Optional manual placement (layer index or torch module path → core). Layers not named are
             placed automatically on the remaining cores.

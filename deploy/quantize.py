@@ -1,16 +1,20 @@
 """Quantisation: float :class:`LayerGraph` → integer :class:`QuantizedGraph`.
 
 The default rule reproduces sinabs 3.1.3's ``_discretize_conv_spk_`` bit for bit (SPECK_SEMANTICS §9.1):
-one scale per chip layer, the smallest of the scales that fit the weights and the bias into 8 bits and the
-thresholds (and an initial state) into 16 bits, computed in float32 arithmetic exactly as sinabs does,
-then rounded half to even like ``torch.round`` (in numpy: same integers, without torch's thread start-up
-cost on small tensors).
+one scale per chip layer, the smallest of the scales that fit the weights and the bias into the weight word
+(8 bits) and the thresholds (and an initial state) into the state word (16 bits), computed in float32
+arithmetic exactly as sinabs does, then rounded half to even like ``torch.round`` (in numpy: same integers,
+without torch's thread start-up cost on small tensors).
+
+Word widths and threshold ranges come from the :class:`~hwconfig.spec.ChipSpec` (§2.1). Values that still
+fall outside their word after rounding are clipped and counted per layer in :class:`LayerQuantStats`
+(``clipped_*``); :func:`deploy.check.rule_word_ranges` reports them.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,15 +22,11 @@ import torch
 
 from deploy.errors import QuantizationError
 from deploy.graph import ChipLayer, LayerGraph, LayerQuantStats, QuantizedGraph, QuantizedLayer
+from deploy.options import DEFAULT_CALIBRATION_DT_US, CompileOptions
+from hwconfig.spec import ChipSpec
 
-WEIGHT_BITS = 8
-"""Kernel SRAM word (SPECK_SEMANTICS §2.1); sinabs also quantises biases with this precision."""
-STATE_BITS = 16
-"""Neuron SRAM word, thresholds and leak (§2.1)."""
 PLAIN_MIN_V_MEM = -(2**15)
 """What sinabs uses for the lower threshold when ``min_v_mem is None``."""
-
-Rule = Literal["sinabs", "calibrated"]
 
 
 def sinabs_scale(t: torch.Tensor | npt.NDArray[np.floating], bits: int) -> torch.Tensor:
@@ -57,55 +57,53 @@ def _round(a: npt.NDArray[np.float32], scale: torch.Tensor) -> npt.NDArray[np.fl
     return np.rint(a * np.float32(float(scale)))
 
 
-from deploy.options import DEFAULT_CALIBRATION_DT_US  # noqa: E402  (re-exported)
-
-"""Time bin for calibration *events*: 10 ms, the bin the bundled models were trained with."""
-
-
-def quantize(
-    graph: LayerGraph,
-    *,
-    rule: Rule | str = "sinabs",
-    allow_plain_min_v_mem_none: bool = False,
-    calibration: npt.NDArray[Any] | None = None,
-    calibration_dt_us: int = DEFAULT_CALIBRATION_DT_US,
-) -> QuantizedGraph:
+def quantize(graph: LayerGraph, chip: ChipSpec, options: CompileOptions | None = None) -> QuantizedGraph:
     """Turn every chip layer into chip integers.
 
     Args:
         graph: The float layer graph.
-        rule: ``"sinabs"`` — sinabs's per-layer rule, bit for bit; ``"calibrated"`` — per layer, the
-            largest scale that keeps weights in 8 bits, thresholds/bias in 16 bits and the membrane state
-            seen on ``calibration`` in 16 bits.
-        allow_plain_min_v_mem_none: Accept layers with ``min_v_mem=None`` under the sinabs rule even
-            though their scale collapses (sinabs then reserves −32768 for the lower threshold).
-        calibration: For ``rule="calibrated"``: typical input, either a raster ``(T, C, H, W)`` of event
-            counts in the model's input shape, or events (see :func:`calibration_raster`).
-        calibration_dt_us: Time bin (µs) used to turn calibration events into a raster.
+        chip: The target chip: its word widths (``weight_bits``, ``bias_bits``, ``state_bits``) and
+            threshold ranges bound the integers (§2.1).
+        options: The quantisation fields of :class:`~deploy.options.CompileOptions` are used (None: the
+            defaults). ``quantization``: ``"sinabs"`` — sinabs's per-layer rule, bit for bit;
+            ``"calibrated"`` — per layer, the largest scale that keeps weights in the weight word,
+            thresholds/bias in the state/bias words and the membrane state seen on ``calibration`` in the
+            state word. ``calibration``: for ``"calibrated"``, typical input, either a raster
+            ``(T, C, H, W)`` of event counts in the model's input shape, or events (see
+            :func:`calibration_raster`); ``calibration_dt_us``: time bin (µs) used to turn calibration
+            events into a raster. ``allow_plain_min_v_mem_none``: accept layers with ``min_v_mem=None``
+            under the sinabs rule even though their scale collapses (sinabs then reserves −32768 for the
+            lower threshold).
 
     Returns:
-        The quantised graph with a :class:`LayerQuantStats` per layer.
+        The quantised graph with a :class:`LayerQuantStats` per layer (with the clipped value counts).
 
     Raises:
         QuantizationError: The ``min_v_mem=None`` trap, missing or malformed calibration data, or an
             unknown rule.
     """
+    opts = options or CompileOptions()
+    rule = opts.quantization
+    calibration = opts.calibration
     if rule == "sinabs":
-        layers = tuple(_quantize_sinabs(layer, allow_plain_min_v_mem_none) for layer in graph.layers)
+        layers = tuple(
+            _quantize_sinabs(layer, chip, opts.allow_plain_min_v_mem_none) for layer in graph.layers
+        )
         return QuantizedGraph(graph=graph, layers=layers)
     if rule == "calibrated":
         if calibration is None:
             raise QuantizationError(
-                "rule='calibrated' needs a calibration raster (T, C, H, W) of typical input: "
-                "pass calibration=raster (a numpy array of event counts per time bin, or events); "
+                "quantization='calibrated' needs a calibration raster (T, C, H, W) of typical input: "
+                "pass CompileOptions(calibration=raster) (a numpy array of event counts per time bin, or "
+                "events); "
                 "CLI: `--quantization calibrated --calibration FILE` (.npy/.npz)"
             )
         from deploy.timestep import evaluate
 
-        raster = calibration_raster(calibration, graph.input_shape, calibration_dt_us)
+        raster = calibration_raster(calibration, graph.input_shape, opts.calibration_dt_us)
         result = evaluate(graph, raster)
         qlayers = tuple(
-            _quantize_calibrated(layer, result.v_min[i], result.v_max[i])
+            _quantize_calibrated(layer, chip, result.v_min[i], result.v_max[i])
             for i, layer in enumerate(graph.layers)
         )
         return QuantizedGraph(graph=graph, layers=qlayers)
@@ -163,23 +161,26 @@ def _float_arrays(layer: ChipLayer) -> tuple[npt.NDArray[np.float32], npt.NDArra
     return _f32(layer.weight), bias
 
 
-def _state_scale(layer: ChipLayer) -> tuple[npt.NDArray[np.float32] | None, torch.Tensor | None]:
-    """The stored initial state (float32) and its 16-bit scale, or (None, None) for a fresh state."""
+def _state_scale(
+    layer: ChipLayer, chip: ChipSpec
+) -> tuple[npt.NDArray[np.float32] | None, torch.Tensor | None]:
+    """The stored initial state (float32) and its state-word scale, or (None, None) for a fresh state."""
     if layer.initial_state is None:
         return None, None
     state = _f32(layer.initial_state)
-    return state, sinabs_scale(state, STATE_BITS)
+    return state, sinabs_scale(state, chip.state_bits)
 
 
-def _quantize_sinabs(layer: ChipLayer, allow_plain: bool) -> QuantizedLayer:
+def _quantize_sinabs(layer: ChipLayer, chip: ChipSpec, allow_plain: bool) -> QuantizedLayer:
     weight, bias = _float_arrays(layer)
     plain = layer.min_v_mem is None
     min_v = float(PLAIN_MIN_V_MEM) if layer.min_v_mem is None else float(layer.min_v_mem)
     thresholds = _f32((min_v, float(layer.threshold)))
-    s_w = sinabs_scale(weight, WEIGHT_BITS)
-    s_b = sinabs_scale(bias, WEIGHT_BITS)
-    s_t = sinabs_scale(thresholds, STATE_BITS)
-    state, s_n = _state_scale(layer)
+    s_w = sinabs_scale(weight, chip.weight_bits)
+    # sinabs scales the bias with the weight precision, not the chip's 16-bit bias word (§2.1 [CONFLICT]).
+    s_b = sinabs_scale(bias, chip.weight_bits)
+    s_t = sinabs_scale(thresholds, chip.state_bits)
+    state, s_n = _state_scale(layer, chip)
     scale = _common_scale(s_w, s_b, s_t, s_n)
 
     if plain and float(s_t) < min(float(s_w), float(s_b)) and not allow_plain:
@@ -194,15 +195,15 @@ def _quantize_sinabs(layer: ChipLayer, allow_plain: bool) -> QuantizedLayer:
             f"{int(np.abs(q).max())} of 127 and {zero_frac:.0%} of the non-zero weights round to 0. Fix: "
             f"give the spiking layer a lower bound, e.g. `IAFSqueeze(..., min_v_mem=-{layer.threshold:g})` "
             "(-threshold, as sinabs.from_torch does), or quantise with sample input (CLI: "
-            "`--quantization calibrated --calibration FILE`; Python: rule='calibrated', calibration=raster); "
-            "to accept the collapsed weights anyway, pass `--allow-plain-min-v-mem-none` (Python: "
-            "quantize(..., allow_plain_min_v_mem_none=True) or compile_model(..., "
-            "allow_plain_min_v_mem_none=True))"
+            "`--quantization calibrated --calibration FILE`; Python: CompileOptions(quantization="
+            "'calibrated', calibration=raster)); to accept the collapsed weights anyway, pass "
+            "`--allow-plain-min-v-mem-none` (Python: CompileOptions(allow_plain_min_v_mem_none=True))"
         )
 
     low_q, thr_q = _round(thresholds, scale)
     return _finish(
         layer,
+        chip,
         weight,
         bias,
         state,
@@ -214,22 +215,32 @@ def _quantize_sinabs(layer: ChipLayer, allow_plain: bool) -> QuantizedLayer:
     )
 
 
-def _quantize_calibrated(layer: ChipLayer, v_min: float, v_max: float) -> QuantizedLayer:
-    """Largest scale keeping weights in int8, and bias, thresholds and observed states in int16."""
+def _quantize_calibrated(layer: ChipLayer, chip: ChipSpec, v_min: float, v_max: float) -> QuantizedLayer:
+    """Largest scale keeping weights in the weight word, bias in the bias word, thresholds and observed
+    states in the state word (int8 / int16 / int16 on Speck, §2.1)."""
     weight, bias = _float_arrays(layer)
     max_w = max(float(weight.max()), 0.0) if weight.size else 0.0
-    s_w = sinabs_scale(weight, WEIGHT_BITS)
-    s_b = sinabs_scale(bias, STATE_BITS)
+    s_w = sinabs_scale(weight, chip.weight_bits)
+    s_b = sinabs_scale(bias, chip.bias_bits)
     bounds = [float(layer.threshold), v_max + max_w, v_min]
     if layer.min_v_mem is not None:
         bounds.append(float(layer.min_v_mem))
-    s_t = sinabs_scale(_f32(bounds), STATE_BITS)
-    state, s_n = _state_scale(layer)
+    s_t = sinabs_scale(_f32(bounds), chip.state_bits)
+    state, s_n = _state_scale(layer, chip)
     scale = _common_scale(s_w, s_b, s_t, s_n)
     thr_q = int(_round(_f32(layer.threshold), scale))
     low_q = PLAIN_MIN_V_MEM if layer.min_v_mem is None else int(_round(_f32(layer.min_v_mem), scale))
     return _finish(
-        layer, weight, bias, state, scale, (s_w, s_b, s_t, s_n), thr_q=thr_q, low_q=low_q, rule="calibrated"
+        layer,
+        chip,
+        weight,
+        bias,
+        state,
+        scale,
+        (s_w, s_b, s_t, s_n),
+        thr_q=thr_q,
+        low_q=low_q,
+        rule="calibrated",
     )
 
 
@@ -238,15 +249,17 @@ def _common_scale(*scales: torch.Tensor | None) -> torch.Tensor:
     return min(s for s in scales if s is not None)
 
 
-def _clip(t: npt.NDArray[np.float32], bits: int) -> tuple[npt.NDArray[np.int64], int]:
-    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+def _clip(t: npt.NDArray[np.float32], word: tuple[int, int]) -> tuple[npt.NDArray[np.int64], int]:
+    """``t`` as integers clipped to ``word`` = (low, high), and how many values were clipped."""
+    lo, hi = word
     arr = t.astype(np.int64)
-    saturated = int(np.count_nonzero((arr < lo) | (arr > hi)))
-    return np.clip(arr, lo, hi).astype(np.int64), saturated
+    clipped = int(np.count_nonzero((arr < lo) | (arr > hi)))
+    return np.clip(arr, lo, hi).astype(np.int64), clipped
 
 
 def _finish(
     layer: ChipLayer,
+    chip: ChipSpec,
     weight: npt.NDArray[np.float32],
     bias: npt.NDArray[np.float32],
     state: npt.NDArray[np.float32] | None,
@@ -257,16 +270,19 @@ def _finish(
     low_q: int,
     rule: str,
 ) -> QuantizedLayer:
-    """Round weight, bias and state with ``scale``, clip everything to the chip's words, and measure."""
+    """Round weight, bias and state with ``scale``, clip everything to the chip's words, and measure.
+
+    ``thr_q`` / ``low_q`` are the rounded thresholds before clipping to the chip's register ranges.
+    """
     w_q = _round(weight, scale)
     b_q = _round(bias, scale)
     v_q = _round(state, scale) if state is not None else np.zeros(layer.out_shape, dtype=np.float32)
-    w, sat_w = _clip(w_q, WEIGHT_BITS)
-    b, sat_b = _clip(b_q, STATE_BITS)
-    v, sat_v = _clip(v_q, STATE_BITS)
-    thr = min(max(thr_q, 0), 2**15 - 1)
-    low = min(max(low_q, -(2**15)), -1)
-    saturated = sat_w + sat_b + sat_v + int(thr != thr_q) + int(low != low_q)
+    w, sat_w = _clip(w_q, chip.weight_range)
+    b, sat_b = _clip(b_q, chip.bias_range)
+    v, sat_v = _clip(v_q, chip.state_range)
+    thr = min(max(thr_q, chip.threshold_high_range[0]), chip.threshold_high_range[1])
+    low = min(max(low_q, chip.threshold_low_range[0]), chip.threshold_low_range[1])
+    sat_t = int(thr != thr_q) + int(low != low_q)
     nz = weight != 0
     zero_fraction = float(np.count_nonzero((w == 0) & nz)) / max(int(np.count_nonzero(nz)), 1)
     w_max = int(w.max()) if w.size else 0
@@ -282,10 +298,14 @@ def _finish(
         threshold_high=thr,
         threshold_low=low,
         zero_fraction=zero_fraction,
-        saturated=saturated,
+        saturated=sat_w + sat_b + sat_v + sat_t,
         max_weight_over_threshold=(w_pos / thr) if thr > 0 else math.inf,
-        overflow_margin=(2**15 - 1) - (thr + w_pos),
+        overflow_margin=chip.state_range[1] - (thr + w_pos),
         rule=rule,
+        clipped_weights=sat_w,
+        clipped_biases=sat_b,
+        clipped_states=sat_v,
+        clipped_thresholds=sat_t,
     )
     return QuantizedLayer(
         source=layer,

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+READOUT_ERRATUM_CHANNEL_STRIDE = 4
+"""Readout erratum on 2e/2f: class i is read from channel 4·i of the exit layer (§6, SD-err, DS-bug)."""
+
 
 @dataclass(frozen=True)
 class CoreSpec:
@@ -30,6 +33,17 @@ class CoreSpec:
     bias_memory: int
     parallel: bool = False
     leak_erratum: bool = False
+
+    def holds(self, kernel_words: int, neuron_words: int, bias_words: int) -> bool:
+        """True when a layer needing these words fits all three memories of this core (§7.1).
+
+        "Equal to capacity" counts as fitting (§7.1 note b).
+        """
+        return (
+            kernel_words <= self.kernel_memory
+            and neuron_words <= self.neuron_memory
+            and bias_words <= self.bias_memory
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,16 @@ class ChipSpec:
         if self.has_readout:
             ids.add(self.readout_layer_id)
         return frozenset(ids)
+
+    def readout_features(self, n_classes: int) -> int:
+        """Output features the exit layer needs to serve ``n_classes`` through the readout (§6).
+
+        With the class erratum (2e/2f) class i is read from channel 4·i, so the layer is expanded to
+        ``(n − 1)·4 + 1`` channels (sinabs ``extend_readout_layer``); otherwise it keeps ``n_classes``.
+        """
+        if not self.readout_class_erratum:
+            return n_classes
+        return (n_classes - 1) * READOUT_ERRATUM_CHANNEL_STRIDE + 1
 
     def core(self, core_id: int) -> CoreSpec:
         for c in self.cores:

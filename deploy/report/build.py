@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from deploy.check import FitMatrix
 from deploy.graph import OUTPUT, LayerGraph, Placement, QuantizedGraph
+from deploy.memory import FitMatrix
 from deploy.report.summary import (
     CoreActivity,
     CoreMemory,

@@ -23,6 +23,7 @@ from deploy.frontend import load_model, normalize
 from deploy.graph import OUTPUT, LayerGraph, QuantizedGraph
 from deploy.quantize import quantize
 from deploy.timestep import evaluate
+from hwconfig import get_chip
 
 ACCEPTED = list(ACCEPTED_CASES)
 QUANTISED = [*ACCEPTED, "too_big_neurons"]
@@ -36,7 +37,7 @@ def _compile(name: str, source: str = "model.pt") -> tuple[LayerGraph, Quantized
     res = _result(name)
     kwargs: dict[str, Any] = {"input_shape": tuple(res["input_shape"])}
     graph = normalize(load_model(reference_file(name, source), **kwargs))
-    return graph, quantize(graph)
+    return graph, quantize(graph, get_chip("speck2f"))
 
 
 @pytest.mark.parametrize("name", QUANTISED)
@@ -149,7 +150,7 @@ def test_state_dict_with_architecture_gives_the_same_integers(
         architecture=f"arch_{name}:build",
         input_shape=tuple(res["input_shape"]),
     )
-    q2 = quantize(normalize(loaded))
+    q2 = quantize(normalize(loaded), get_chip("speck2f"))
     _, q1 = _compile(name)
     for a, b in zip(q1.layers, q2.layers, strict=True):
         np.testing.assert_array_equal(a.weight, b.weight)

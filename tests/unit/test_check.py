@@ -16,11 +16,11 @@ from deploy.check import (
     Warning,
     check,
     check_placement,
-    fit_matrix,
     raise_on_violations,
 )
 from deploy.errors import ChipConstraintError
 from deploy.graph import OUTPUT, DvsInput, Edge, Placement
+from deploy.memory import fit_matrix
 from hwconfig import get_chip
 
 CHIP = get_chip("speck2f")
@@ -222,10 +222,56 @@ def test_warnings_spike_loss_overflow_leak_merge(rng: np.random.Generator) -> No
 def test_readout_rules() -> None:
     exit_layer = qlayer("fc", (4, 1, 1), 16, 1)
     result = check(qgraph([exit_layer]), CHIP, readout=True)
-    ro = [w for w in result.warnings if w.rule == "readout"]
-    assert ro[0].measured == 16 and ro[0].limit == 14
-    assert "from 16 to 61 channels" in ro[1].message
-    assert not [w for w in check(qgraph([exit_layer]), CHIP).warnings if w.rule == "readout"]
+    classes = only(result.violations, "readout")  # emit cannot serve 16 classes: a violation
+    assert classes.measured == 16 and classes.limit == 14 and "use ≤ 14 classes" in classes.fix
+    assert "from 16 to 61 channels" in only(result.warnings, "readout").message
+    plain = check(qgraph([exit_layer]), CHIP)
+    assert "readout" not in rules_of(plain.violations) + rules_of(plain.warnings)
+
+
+def test_readout_needs_a_1x1_map_and_a_free_destination_slot(rng: np.random.Generator) -> None:
+    conv = qlayer("conv", (2, 4, 4), 2, 3, padding=(1, 1), rng=rng)
+    v = only(check(qgraph([conv]), CHIP, readout=True).violations, "readout")
+    assert (v.layer, v.measured, v.limit) == ("conv", "4×4", "1×1") and "Linear" in v.fix
+    a, b, c = (qlayer(n, (2, 1, 1), 2, 1, rng=rng) for n in "abc")
+    # 'a' is the only exit and already uses both slots; the readout would be its third destination.
+    g = qgraph([a, b, c], [Edge(0, 1), Edge(0, 2), Edge(0, OUTPUT)])
+    assert "destinations" not in rules_of(check(g, CHIP).violations)
+    no_erratum = dataclasses.replace(CHIP, readout_class_erratum=False)
+    v = only(check(g, no_erratum, readout=True).violations, "readout")
+    assert (v.layer, v.measured, v.limit) == ("a", 3, 2) and "feed at most 1 other layers" in v.fix
+    # With the erratum the expanded exit layer may not feed other layers at all (they would get 5 channels).
+    one = qgraph([a, b], [Edge(0, 1), Edge(0, OUTPUT)])
+    v = only(check(one, CHIP, readout=True).violations, "readout")
+    assert "expanded from 2 to 5 channels" in v.message and "also feeds 'b'" in v.message
+    assert check(one, no_erratum, readout=True).ok
+
+
+def test_fit_matrix_sizes_the_readout_expanded_exit_layer(rng: np.random.Generator) -> None:
+    # c=512, k=1, 14 classes → 53 channels on speck2f: K = 512·2^(0+6) = 32768 (cores 3..6 only);
+    # unexpanded 14 channels: K = 512·2^4 = 8192 (every core).
+    fc = qlayer("fc", (512, 1, 1), 14, 1, rng=rng)
+    g = qgraph([fc])
+    assert fit_matrix(g, CHIP).cores_for(0) == tuple(range(9))
+    fit = fit_matrix(g, CHIP, readout=True)
+    assert fit.readout_expansion == (0, 53) and fit.memory[0].kernel == 32768
+    assert fit.cores_for(0) == (3, 4, 5, 6) and "(readout: 53 ch)" in fit.layer_descriptions[0]
+    assert check(g, CHIP, readout=True).fit_matrix == fit
+    no_erratum = get_chip("dynapcnn")
+    assert fit_matrix(g, no_erratum, readout=True).readout_expansion is None
+
+
+def test_readout_expansion_that_fits_no_core_is_a_memory_violation(rng: np.random.Generator) -> None:
+    # c=512, k=2 on a 2×2 map, 14 classes: K = 512·2^(2+4) = 32768 fits cores 3..6; expanded to 53
+    # channels K = 512·2^(2+6) = 131072 > 65536, the largest kernel memory.
+    fc = qlayer("fc", (512, 2, 2), 14, 2, rng=rng)
+    assert check(qgraph([fc]), CHIP).ok
+    v = only(check(qgraph([fc]), CHIP, readout=True).violations, "memory_fit")
+    assert "kernel memory 131072 words > 65536" in v.message
+    assert "14 classes expanded to 53 channels" in v.message
+    # 8 classes → 29 channels: K = 512·2^(2+5) = 65536 fits cores 5 and 6; 9 → 33 channels needs 2^6.
+    assert "reduce out_channels from 14 to ≤ 8 (fits core 5)" in v.fix
+    assert "use kernel_size ≤ 1" in v.fix  # 512·2^(0+6) = 32768
 
 
 def test_dvs_rules(rng: np.random.Generator) -> None:

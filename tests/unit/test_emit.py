@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from _qgraphs import chain, qgraph, qlayer
 
+from deploy.check import check
 from deploy.emit import emit_config
-from deploy.errors import ChipConstraintError, PlacementError
+from deploy.errors import PlacementError
 from deploy.graph import OUTPUT, DvsInput, Edge, Placement
 from hwconfig import ConfigError, ReadoutConfig, Vec2, get_chip
 
@@ -134,25 +135,28 @@ def test_readout_with_erratum_expands_exit_layer(rng: np.random.Generator) -> No
     assert custom.readout.enable and custom.readout.threshold == 5
 
 
-def test_readout_errors(rng: np.random.Generator) -> None:
-    many = qlayer("fc", (4, 1, 1), 15, 1, rng=rng)
-    with pytest.raises(ChipConstraintError, match=r"'fc' has 15 output classes.*< 15; fix: use ≤ 14 classes"):
-        emit_config(qgraph([many]), Placement(core_of=(0,)), CHIP, readout=True)
+def test_emit_asserts_the_readout_rules_instead_of_deciding_them(rng: np.random.Generator) -> None:
+    # Each case breaks a readout rule that deploy.check reports (tests/unit/test_check.py) or uses a core
+    # that check's fit matrix rules out; emit only asserts.
+    many = qgraph([qlayer("fc", (4, 1, 1), 15, 1, rng=rng)])
     conv = qlayer("conv", (2, 4, 4), 2, 3, padding=(1, 1), rng=rng)
-    with pytest.raises(ChipConstraintError, match=r"outputs a 4×4 map.*needs 1×1"):
-        emit_config(qgraph([conv]), Placement(core_of=(0,)), CHIP, readout=True)
     two = qgraph([conv, qlayer("b", (2, 4, 4), 2, 1)], [Edge(0, 1), Edge(0, OUTPUT), Edge(1, OUTPUT)])
-    with pytest.raises(ChipConstraintError, match=r"the model has 2 output layers"):
-        emit_config(two, Placement(core_of=(0, 1)), CHIP, readout=True)
-
-
-def test_readout_expansion_that_no_longer_fits(rng: np.random.Generator) -> None:
-    # c=512, k=1, 14 classes → 53 channels: K = 512·2^(0+6) = 32768 > 16384 on core 7.
-    fc = qlayer("fc", (512, 1, 1), 14, 1, rng=rng)
-    with pytest.raises(
-        PlacementError, match=r"expanded from 14 to 53 channels needs kernel 32768.*core 7's 16384"
-    ):
-        emit_config(qgraph([fc]), Placement(core_of=(7,)), CHIP, readout=True)
+    a, b, c = (qlayer(n, (2, 1, 1), 2, 1, rng=rng) for n in "abc")
+    no_slot = qgraph([a, b, c], [Edge(0, 1), Edge(0, 2), Edge(0, OUTPUT)])
+    cases = [
+        (many, (0,), r"unchecked layer 'fc'"),
+        (qgraph([conv]), (0,), r"unchecked layer 'conv'"),
+        (two, (0, 1), r"unchecked graph"),
+        (no_slot, (0, 1, 2), r"layer 'a' has 3 destinations"),
+        # c=512, k=1, 14 classes → 53 channels: K = 512·2^(0+6) = 32768 > 16384 on core 7.
+        (qgraph([qlayer("fc", (512, 1, 1), 14, 1, rng=rng)]), (7,), r"'fc' placed on core 7 where it does"),
+    ]
+    for g, cores, message in cases:
+        result = check(g, CHIP, readout=True)
+        # check rejects the graph, or its fit matrix (which placement uses) rules the core out.
+        assert not result.ok or cores[0] not in result.fit_matrix.cores_for(0)
+        with pytest.raises(AssertionError, match=message):
+            emit_config(g, Placement(core_of=cores), CHIP, readout=True)
 
 
 def test_emit_validates_and_checks_placement(rng: np.random.Generator) -> None:
@@ -162,13 +166,3 @@ def test_emit_validates_and_checks_placement(rng: np.random.Generator) -> None:
         emit_config(qgraph([bad]), Placement(core_of=(0,)), CHIP)
     with pytest.raises(PlacementError, match=r"placement has 1 cores for 2 layers"):
         emit_config(chain(rng), Placement(core_of=(0,)), CHIP)
-
-
-def test_readout_needs_a_free_destination_slot(rng: np.random.Generator) -> None:
-    a = qlayer("a", (2, 1, 1), 2, 1, rng=rng)
-    b = qlayer("b", (2, 1, 1), 2, 1, rng=rng)
-    c = qlayer("c", (2, 1, 1), 2, 1, rng=rng)
-    # 'a' is the only exit and already uses both slots; the readout would be its third destination.
-    g2 = qgraph([a, b, c], [Edge(0, 1), Edge(0, 2), Edge(0, OUTPUT)])
-    with pytest.raises(ChipConstraintError, match=r"layer 'a' needs 3 destinations; a core has 2"):
-        emit_config(g2, Placement(core_of=(0, 1, 2)), CHIP, readout=True)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from _qgraphs import chain, qgraph, qlayer
 
-from deploy.check import FitMatrix, LayerMemory, check_placement, fit_matrix
+from deploy.check import check_placement
 from deploy.errors import PlacementError
+from deploy.memory import FitMatrix, LayerMemory, fit_matrix
 from deploy.place import place
 from hwconfig import get_chip
 

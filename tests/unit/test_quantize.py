@@ -16,8 +16,17 @@ from torch import nn
 from deploy.errors import EventFormatError, QuantizationError
 from deploy.frontend import normalize
 from deploy.graph import OUTPUT, ChipLayer, DvsInput, Edge, LayerGraph
+from deploy.options import CompileOptions
 from deploy.quantize import quantize
 from deploy.timestep import evaluate
+from hwconfig import get_chip
+
+CHIP = get_chip("speck2f")
+
+
+def calibrated(data: np.ndarray) -> CompileOptions:
+    """Options for the calibrated rule with ``data`` as calibration input."""
+    return CompileOptions(quantization="calibrated", calibration=data)
 
 
 def one_layer_graph(
@@ -54,10 +63,37 @@ def one_layer_graph(
 # --- the sinabs rule, by hand -----------------------------------------------------------------------
 
 
+def test_word_widths_come_from_the_chip_and_clipped_values_become_check_warnings() -> None:
+    """Scale 127 (weights 1.0 → 127): bias 1.0 → 127 and −0.25 → −32 (−31.75 rounded); min_v_mem 0.5 → 64."""
+    import dataclasses
+
+    from deploy.check import check
+
+    g = one_layer_graph(np.array([[[[1.0]]], [[[0.5]]]]), bias=np.array([1.0, -0.25]), min_v_mem=0.5)
+    (q,) = quantize(g, CHIP).layers
+    assert q.bias.tolist() == [127, -32] and q.weight.ravel().tolist() == [127, 64]
+    assert (q.stats.clipped_weights, q.stats.clipped_biases, q.stats.clipped_states) == (0, 0, 0)
+    # threshold_low 64 is outside the register range [−32768, −1] (0 and up are a chip bug): clipped to −1.
+    assert q.threshold_low == -1 and q.stats.clipped_thresholds == 1 and q.stats.saturated == 1
+    narrow = dataclasses.replace(CHIP, bias_bits=6)  # a 6-bit bias word: [−32, 31]
+    narrow_q = quantize(g, narrow)
+    (qn,) = narrow_q.layers
+    assert qn.bias.tolist() == [31, -32]  # sinabs still scales the bias to the 8-bit weight word
+    assert (qn.stats.clipped_biases, qn.stats.saturated) == (1, 2)
+    result = check(narrow_q, narrow)
+    clipping = sorted(w.message for w in result.warnings if w.rule == "clipping")
+    assert len(clipping) == 2 and result.ok
+    assert "1 of 2 biases rounded outside the bias word [-32, 31] at scale 127" in clipping[0]
+    assert "1 threshold(s) rounded outside their registers" in clipping[1]
+    assert "clipped to 127 / -1" in clipping[1]
+    wide = check(quantize(one_layer_graph(np.array([[[[1.0]]], [[[0.5]]]])), CHIP), CHIP)
+    assert "clipping" not in [w.rule for w in wide.warnings]
+
+
 def test_semantics_12b1_leak_notebook_example() -> None:
     """SPECK_SEMANTICS §12b.1: w=1.0, b=-0.1, thr=1, min_v_mem=-1, v0=1 → 127, -13, 127, -127, 127."""
     g = one_layer_graph(np.ones((1, 1, 1, 1)), bias=np.array([-0.1]), initial_state=np.ones((1, 1, 1)))
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     s = q.stats
     assert (s.scale_weights, s.scale_thresholds, s.scale_state) == (127.0, 32767.0, 32767.0)
     assert s.scale_bias == pytest.approx(1270.0)
@@ -77,7 +113,7 @@ def test_rounding_is_half_to_even() -> None:
         threshold=1000.0,
         min_v_mem=-1000.0,
     )
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     assert q.stats.scale == 1.0
     assert q.weight.ravel().tolist() == [127, 2, 4, 0, 0, -2, 2]
     assert q.stats.zero_fraction == pytest.approx(2 / 7)
@@ -86,7 +122,7 @@ def test_rounding_is_half_to_even() -> None:
 def test_scale_limited_by_negative_weights() -> None:
     # |min| > |max|·128/127 → s = 128/|min|: -2.0 → -128, 1.0 → 64.
     g = one_layer_graph(np.array([-2.0, 1.0]).reshape(2, 1, 1, 1))
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     assert q.stats.scale == 64.0
     assert q.weight.ravel().tolist() == [-128, 64]
     assert (q.threshold_high, q.threshold_low) == (64, -64)
@@ -95,7 +131,7 @@ def test_scale_limited_by_negative_weights() -> None:
 def test_threshold_limited_scale_and_stats() -> None:
     # Threshold 1000 with weights ≤ 1: s_t = 32767/1000 < s_w = 127 → small weights.
     g = one_layer_graph(np.array([1.0, 0.01, -0.5]).reshape(3, 1, 1, 1), threshold=1000.0, min_v_mem=-1000.0)
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     s = q.stats
     assert s.scale == pytest.approx(32.767, rel=1e-6)
     assert q.weight.ravel().tolist() == [33, 0, -16]
@@ -110,7 +146,7 @@ def test_threshold_limited_scale_and_stats() -> None:
 
 def test_weight_above_threshold_is_reported() -> None:
     g = one_layer_graph(np.array([2.0]).reshape(1, 1, 1, 1), threshold=0.5, min_v_mem=-0.5)
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     assert q.weight.ravel().tolist() == [127] and q.threshold_high == 32
     assert q.stats.max_weight_over_threshold == pytest.approx(127 / 32)
 
@@ -121,7 +157,7 @@ def test_weight_above_threshold_is_reported() -> None:
 def test_min_v_mem_none_trap_is_refused_with_the_fix() -> None:
     g = one_layer_graph(np.array([0.5, 0.2, -0.3, 0.004]).reshape(4, 1, 1, 1), min_v_mem=None)
     with pytest.raises(QuantizationError) as err:
-        quantize(g)
+        quantize(g, CHIP)
     msg = str(err.value)
     assert "layer '0' (modules 0, 1): min_v_mem is None" in msg
     assert "-32768" in msg and "collapses to 1" in msg
@@ -131,7 +167,7 @@ def test_min_v_mem_none_trap_is_refused_with_the_fix() -> None:
 
 def test_min_v_mem_none_allowed_reproduces_sinabs_plain() -> None:
     g = one_layer_graph(np.array([0.5, 2.0, -3.0]).reshape(3, 1, 1, 1), min_v_mem=None)
-    (q,) = quantize(g, allow_plain_min_v_mem_none=True).layers
+    (q,) = quantize(g, CHIP, CompileOptions(allow_plain_min_v_mem_none=True)).layers
     assert q.stats.rule == "sinabs-plain"
     assert q.stats.scale == 1.0  # s_t = 32768/32768
     assert q.weight.ravel().tolist() == [0, 2, -3]
@@ -141,7 +177,7 @@ def test_min_v_mem_none_allowed_reproduces_sinabs_plain() -> None:
 def test_min_v_mem_none_not_refused_when_weights_set_the_scale() -> None:
     # Weights ≥ 127 in magnitude give s_w ≤ 1 = s_t: nothing collapses, so nothing to refuse.
     g = one_layer_graph(np.array([254.0, 3.0]).reshape(2, 1, 1, 1), threshold=10.0, min_v_mem=None)
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     assert q.stats.scale == 0.5 and q.stats.rule == "sinabs-plain"
 
 
@@ -150,21 +186,21 @@ def test_min_v_mem_none_not_refused_when_weights_set_the_scale() -> None:
 
 def test_calibrated_needs_calibration_data() -> None:
     with pytest.raises(
-        QuantizationError, match=r"rule='calibrated' needs a calibration raster \(T, C, H, W\)"
+        QuantizationError, match=r"quantization='calibrated' needs a calibration raster \(T, C, H, W\)"
     ):
-        quantize(one_layer_graph(np.ones((1, 1, 1, 1))), rule="calibrated")
+        quantize(one_layer_graph(np.ones((1, 1, 1, 1))), CHIP, CompileOptions(quantization="calibrated"))
 
 
 def test_unknown_rule() -> None:
     with pytest.raises(QuantizationError, match=r"unknown quantisation rule 'fancy'; use 'sinabs'"):
-        quantize(one_layer_graph(np.ones((1, 1, 1, 1))), rule="fancy")
+        quantize(one_layer_graph(np.ones((1, 1, 1, 1))), CHIP, CompileOptions(quantization="fancy"))
 
 
 def test_calibrated_rescues_min_v_mem_none(rng: np.random.Generator) -> None:
     w = rng.uniform(-0.3, 0.3, size=(4, 2, 3, 3)).astype(np.float32)
     g = one_layer_graph(w, min_v_mem=None, in_hw=(8, 8))
     raster = rng.integers(0, 3, size=(20, 2, 8, 8))
-    q = quantize(g, rule="calibrated", calibration=raster)
+    q = quantize(g, CHIP, calibrated(raster))
     (ql,) = q.layers
     assert ql.stats.rule == "calibrated"
     assert ql.stats.scale == pytest.approx(ql.stats.scale_weights)  # weights, not -32768, set the scale
@@ -178,7 +214,7 @@ def test_calibrated_limited_by_observed_state(rng: np.random.Generator) -> None:
     # Large inputs drive the state far above threshold: the state range, not the weights, sets the scale.
     g = one_layer_graph(np.full((1, 1, 1, 1), 1.0), threshold=1e6, min_v_mem=-1e6, in_hw=(1, 1))
     raster = np.full((10, 1, 1, 1), 5000.0)
-    (ql,) = quantize(g, rule="calibrated", calibration=raster).layers
+    (ql,) = quantize(g, CHIP, calibrated(raster)).layers
     assert ql.stats.scale < ql.stats.scale_weights
     assert ql.stats.scale * (10 * 5000 + 1.0) <= 32767.5
 
@@ -220,7 +256,7 @@ def test_float_and_quantised_agree_when_exact(rng: np.random.Generator) -> None:
                 ints.view(-1)[0] = 127
                 m.weight.copy_(ints / 64)
     g = normalize(model, TINY_SHAPE)
-    q = quantize(g)
+    q = quantize(g, CHIP)
     assert [layer.stats.scale for layer in q.layers] == [64.0, 64.0]
     raster = rng.integers(0, 3, size=(15, *TINY_SHAPE))
     rf, rq = evaluate(g, raster), evaluate(q, raster)
@@ -259,7 +295,7 @@ def test_evaluate_rejects_wrong_raster_shape() -> None:
 
 def test_quantize_keeps_graph_and_names() -> None:
     g = normalize(nn.Sequential(nn.Conv2d(2, 2, 1, bias=False), iaf()), (2, 4, 4))
-    q = quantize(g)
+    q = quantize(g, CHIP)
     assert q.graph is g and q.edges == g.edges and q.layers[0].name == "0"
     assert q.layers[0].weight.dtype == np.int64 and q.layers[0].initial_state.shape == (2, 4, 4)
 
@@ -272,7 +308,7 @@ def test_quantize_keeps_graph_and_names() -> None:
 def test_sinabs_rule_always_fits_the_words(w: np.ndarray, thr: float) -> None:
     thr = float(np.float32(thr))
     g = one_layer_graph(w, threshold=thr, min_v_mem=-thr)
-    (q,) = quantize(g).layers
+    (q,) = quantize(g, CHIP).layers
     assert q.stats.saturated == 0
     assert q.weight.min() >= -128 and q.weight.max() <= 127
     assert 0 <= q.threshold_high <= 32767 and -32768 <= q.threshold_low <= -1
@@ -306,11 +342,11 @@ def _torch_reference(weight: np.ndarray, bits: int) -> tuple[float, list[int]]:
 def test_numpy_scale_and_rounding_equal_torch_bit_for_bit(w: np.ndarray) -> None:
     """quantize computes the scale's min/max and the rounding in numpy (no torch intra-op threads); the
     result must be sinabs's torch arithmetic exactly, ties to even included."""
-    from deploy.quantize import WEIGHT_BITS, _round, sinabs_scale
+    from deploy.quantize import _round, sinabs_scale
 
     w = w.reshape(-1, 1, 1, 1)
-    ref_scale, ref_ints = _torch_reference(w, WEIGHT_BITS)
-    scale = sinabs_scale(w, WEIGHT_BITS)
+    ref_scale, ref_ints = _torch_reference(w, CHIP.weight_bits)
+    scale = sinabs_scale(w, CHIP.weight_bits)
     assert float(scale) == ref_scale or (math.isinf(ref_scale) and math.isinf(float(scale)))
     if math.isfinite(ref_scale):
         assert _round(w, scale).astype(np.int64).ravel().tolist() == ref_ints
@@ -346,4 +382,4 @@ def test_calibration_raster_accepts_a_raster_or_events() -> None:
 def test_calibration_raster_errors_name_the_calibration(data: np.ndarray, message: str) -> None:
     g = one_layer_graph(np.ones((1, 1, 1, 1)), in_hw=(2, 2))
     with pytest.raises(QuantizationError, match=message):
-        quantize(g, rule="calibrated", calibration=data)
+        quantize(g, CHIP, calibrated(data))
