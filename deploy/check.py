@@ -479,7 +479,11 @@ def rule_pooling_divisibility(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMa
 
 
 def rule_merge(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterator[Finding]:
-    """Warn when several sources write overlapping feature ranges of one layer (they are summed, §4.5)."""
+    """Warn when sources write partly overlapping feature ranges of one layer (summed there, §4.5).
+
+    Sources covering the *same* range are a residual sum, the intended use of a merge, and get no warning;
+    ranges that overlap only in part are usually a concatenation whose offset (``torch.cat``) went wrong.
+    """
     for j, dst in enumerate(qgraph.layers):
         ranges = [
             (
@@ -493,15 +497,16 @@ def rule_merge(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> Iterat
         for a in range(len(ranges)):
             for b in range(a + 1, len(ranges)):
                 (a0, a1, an), (b0, b1, bn) = ranges[a], ranges[b]
-                if a0 < b1 and b0 < a1:
+                if a0 < b1 and b0 < a1 and (a0, a1) != (b0, b1):
                     yield _warning(
                         "merge",
                         dst.name,
                         f"inputs from '{an}' (features {a0}..{a1 - 1}) and '{bn}' (features {b0}..{b1 - 1}) "
-                        "overlap and are summed (merge)",
+                        "overlap in part and are summed where they overlap",
                         f"{a0}..{a1 - 1} / {b0}..{b1 - 1}",
-                        "disjoint",
-                        "intended for residual sums; use feature_shift to concatenate instead",
+                        "equal (a residual sum) or disjoint (a concatenation)",
+                        "to concatenate, join the branches with torch.cat([a, b], dim=1); to add them, "
+                        "give both the same channels",
                     )
 
 
@@ -677,8 +682,10 @@ def rule_spike_loss(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> I
                 q.name,
                 f"({describe(q.source)}) max weight {wmax} > threshold_high {q.threshold_high}: "
                 "one input event "
-                f"can cross the threshold up to {wmax // max(q.threshold_high, 1)} times but the chip "
-                "fires once",
+                # From just below threshold (v = threshold_high − 1), v + w crosses it (v + w) // threshold
+                # times in sinabs's MultiSpike: at least 2 whenever w > threshold.
+                f"can cross the threshold up to {(q.threshold_high - 1 + wmax) // max(q.threshold_high, 1)} "
+                "times but the chip fires once",
                 wmax,
                 q.threshold_high,
                 f"train with weights ≤ threshold (scale weights by ≤ {q.threshold_high / wmax:.3g})",

@@ -211,12 +211,30 @@ def test_warnings_spike_loss_overflow_leak_merge(rng: np.random.Generator) -> No
     assert result.ok
     loss = only(result.warnings, "spike_loss")
     assert (loss.layer, loss.measured, loss.limit) == ("a", 100, 40)
-    assert "up to 2 times" in loss.message and "0.4" in loss.fix
+    assert "up to 3 times" in loss.message and "0.4" in loss.fix  # v = 39, + 100 → 139 = 3 × 40 + 19
     ovf = only(result.warnings, "overflow")
     assert (ovf.layer, ovf.measured, ovf.limit) == ("b", 32800, 32767)
     assert "≤ 32667" in ovf.fix
     assert only(result.warnings, "leak").layer == "b"
-    assert "overlap and are summed" in only(result.warnings, "merge").message
+    assert "merge" not in rules_of(result.warnings)  # equal ranges: a residual sum, as intended
+
+
+def test_spike_loss_counts_crossings_from_just_below_threshold() -> None:
+    a = qlayer("a", (2, 4, 4), 2, 1, weight=np.full((2, 2, 1, 1), 50), threshold_high=40)
+    loss = only(check(qgraph([a]), CHIP).warnings, "spike_loss")
+    assert "up to 2 times" in loss.message  # v = 39, + 50 → 89 = 2 × 40 + 9 (never "up to 1 times")
+
+
+def test_merge_warns_only_for_partly_overlapping_feature_ranges(rng: np.random.Generator) -> None:
+    a = qlayer("a", (2, 4, 4), 2, 1, rng=rng)
+    b = qlayer("b", (2, 4, 4), 2, 1, rng=rng)
+    c = qlayer("c", (3, 4, 4), 2, 1, rng=rng)
+    edges = [Edge(0, 2), Edge(1, 2, feature_shift=1), Edge(2, OUTPUT)]
+    merge = only(check(qgraph([a, b, c], edges), CHIP).warnings, "merge")
+    assert merge.layer == "c" and "overlap in part" in merge.message and "torch.cat" in merge.fix
+    disjoint = [Edge(0, 2), Edge(1, 2, feature_shift=2), Edge(2, OUTPUT)]
+    c4 = qlayer("c", (4, 4, 4), 2, 1, rng=rng)
+    assert "merge" not in rules_of(check(qgraph([a, b, c4], disjoint), CHIP).warnings)
 
 
 def test_readout_rules() -> None:
