@@ -293,11 +293,9 @@ class ResolvedInput:
 
 def entry_targets(result: CompileResult) -> list[int]:
     """Layer ids input events go to: 13 (DVS layer) for a DVS model, else the entry layers' cores."""
-    from deploy.sim.events import DVS_LAYER
+    from deploy.routing import entry_targets as targets_of
 
-    if result.graph.dvs is not None:
-        return [DVS_LAYER]
-    return sorted({result.placement.core_of[i] for i in result.graph.entry_layers})
+    return targets_of(result.graph, result.placement)
 
 
 def poisson_events(
@@ -825,6 +823,7 @@ def run(args: argparse.Namespace) -> int:
     from deploy.pipeline import compile_model
     from deploy.report import summary_json as to_json
     from deploy.report import write_reports
+    from deploy.routing import routing_extra
     from deploy.sim.events import save_events, validate_events
     from hwconfig.json_io import Provenance, save_config
 
@@ -918,7 +917,11 @@ def run(args: argparse.Namespace) -> int:
         provenance = Provenance(
             tool_version=summary.tool_version,
             source_model_sha256=result.loaded.sha256,
-            extra={"command": ["deploy-model", *sys.argv[1:]], "input": inp.info.description},
+            extra={
+                "command": ["deploy-model", *sys.argv[1:]],
+                "input": inp.info.description,
+                **routing_extra(entry_targets(result), result.graph.input_shape),
+            },
         )
         save_config(tmp / "config.json", result.config, chip, provenance)
         save_events(tmp / "input_events.npy", inp.events)
