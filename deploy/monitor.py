@@ -94,7 +94,7 @@ def _pooled_warnings(layers: Sequence[int], dvs: bool, graph: LayerGraph) -> tup
         if pools:
             found.append(_warning(graph.layers[i].name, f"sum pooling {pools[0]} on its way out"))
     if dvs and graph.dvs is not None and graph.dvs.pooling != (1, 1):
-        found.append(_warning(graph.dvs.module_path or "dvs", f"DVS pooling {graph.dvs.pooling}"))
+        found.append(_warning("dvs", f"DVS pooling {graph.dvs.pooling}"))
     return tuple(found)
 
 

@@ -102,7 +102,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--board",
         metavar="TYPE:INDEX",
         default=None,
-        help="board to run on, e.g. Speck2fDevKit:0 or serial=XYZ (default: the first board of the chip)",
+        help="board to run on, e.g. Speck2fDevKit:0, speck2fdevkit:0 or serial=XYZ (default: the board "
+        "--device names with :INDEX, else the first board of the chip)",
+    )
+    p.add_argument(
+        "--class-exit",
+        default=None,
+        metavar="LAYER",
+        help="exit layer (index or torch module path) whose output names the class (default: the last exit)",
     )
     p.add_argument(
         "-o",
@@ -579,9 +586,11 @@ def analyse(
     options: SimOptions,
     reporter: Reporter,
     timings: dict[str, float],
+    class_exit: int | None = None,
 ) -> Analysis:
     """Simulate with every used core monitored, evaluate float and quantised models time-stepped, compare."""
     from deploy.agreement import compare, monitored_counts, reduce_counts
+    from deploy.dvs import raster_shape
     from deploy.report.build import time_counts_from_events, time_counts_from_rasters
     from deploy.sim.simulator import simulate
     from deploy.timestep import evaluate
@@ -595,7 +604,7 @@ def analyse(
         lambda: simulate(analysis_config, inp.events, options, chip=result.chip),
     )
     t0, n_bins = time_bins(inp.events, dt_us)
-    raster = input_raster(inp.model_events, graph.input_shape, dt_us, t0, n_bins)
+    raster = input_raster(inp.model_events, raster_shape(graph), dt_us, t0, n_bins)
     float_out = timed(reporter, "timestep_float", timings, lambda: evaluate(graph, raster))
     quant_out = timed(reporter, "timestep_quantised", timings, lambda: evaluate(result.qgraph, raster))
     float_layers, quant_layers = list(float_out.spikes), list(quant_out.spikes)
@@ -610,7 +619,7 @@ def analyse(
         counts,
         [layer.name for layer in graph.layers],
         cores=list(core_of),
-        output_layer=exits[-1] if exits else None,
+        output_layer=class_exit if class_exit is not None else (exits[-1] if exits else None),
     )
     over_time = {
         "float": time_counts_from_rasters(float_layers),
@@ -632,6 +641,7 @@ def evaluate_samples(
 ) -> ClassAgreement:
     """Output class of every shipped sample in the float, quantised and simulated views, and accuracies."""
     from deploy.agreement import class_agreement, output_class
+    from deploy.dvs import raster_shape
     from deploy.report.build import predicted_class
     from deploy.sim.events import validate_events
     from deploy.sim.simulator import simulate_batch
@@ -644,7 +654,7 @@ def evaluate_samples(
     for chip_events, model_events, _ in inp.samples:
         validate_events(chip_events, result.config, dvs_size=result.chip.dvs_size)
         t0, n_bins = time_bins(chip_events, dt_us)
-        raster = input_raster(model_events, graph.input_shape, dt_us, t0, n_bins)
+        raster = input_raster(model_events, raster_shape(graph), dt_us, t0, n_bins)
         for src, g in (("float", graph), ("quantised", result.qgraph)):
             preds[src].append(output_class(evaluate(g, raster).spikes[out_layer].sum(axis=0))[0])
     for sim in simulate_batch(result.config, [s[0] for s in inp.samples], options, chip=result.chip):
@@ -692,12 +702,13 @@ def build_summary(
 ) -> tuple[RunSummary, SpikeData]:
     from deploy import __version__
     from deploy.report import build
+    from deploy.report.outputs import resolve_class_exit
     from deploy.report.summary import RunSummary, SpikeData, estimate_energy
     from hwconfig.json_io import config_hash
 
     graph, placement = result.graph, result.placement
     exits = graph.exit_layers
-    out_layer = exits[-1] if exits else len(graph.layers) - 1
+    out_layer = resolve_class_exit(graph, args.class_exit) if exits else len(graph.layers) - 1
     out_core = placement.core_of[out_layer]
     n_out = graph.layers[out_layer].out_features
     sel = (
@@ -823,6 +834,7 @@ def run(args: argparse.Namespace) -> int:
     from deploy.pipeline import compile_model
     from deploy.report import summary_json as to_json
     from deploy.report import write_reports
+    from deploy.report.outputs import compare_targets, exit_outputs, resolve_class_exit
     from deploy.routing import routing_extra
     from deploy.sim.events import save_events, validate_events
     from hwconfig.json_io import Provenance, save_config
@@ -833,7 +845,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir: Path = args.output if args.output is not None else default_output_dir(model_path)
     check_output_dir(out_dir.absolute(), args.force)
     options = sim_options(args)
-    board = None if args.dry_run else require_board(chip, args.board)
+    board = None if args.dry_run else require_board(chip, args.board or getattr(args, "device_board", None))
     timings: dict[str, float] = {}
     notes: list[str] = []
 
@@ -891,7 +903,8 @@ def run(args: argparse.Namespace) -> int:
         target_name = f"board {board}"
 
     dt_us = _dt_us(args)
-    analysis = analyse(result, inp, dt_us, options, reporter, timings)
+    class_exit = resolve_class_exit(result.graph, args.class_exit) if result.graph.exit_layers else None
+    analysis = analyse(result, inp, dt_us, options, reporter, timings, class_exit)
     samples = (
         timed(
             reporter,
@@ -903,6 +916,10 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     monitored = set(result.config.monitored_cores())
+    if result.config.dvs_layer.monitor_enable:
+        from deploy.sim.events import DVS_LAYER
+
+        monitored.add(DVS_LAYER)
     expected = analysis.sim.events[np.isin(analysis.sim.events["layer"], sorted(monitored))]
     if target_name == "simulator" and not np.array_equal(expected, output_events):
         notes.append(
@@ -912,6 +929,13 @@ def run(args: argparse.Namespace) -> int:
 
     summary, spikes = build_summary(
         args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES, samples
+    )
+    summary = dataclasses.replace(
+        summary,
+        exits=exit_outputs(result.graph, result.placement, output_events, class_exit)
+        if class_exit is not None
+        else (),
+        board_comparison=compare_targets(output_events, expected) if board is not None else None,
     )
     with reporter.step(f"write {escape(str(out_dir))}"), atomic_output_dir(out_dir, force=args.force) as tmp:
         provenance = Provenance(
