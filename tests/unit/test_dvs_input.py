@@ -164,3 +164,11 @@ def test_time_stepped_evaluation_takes_both_polarities_for_a_merged_input() -> N
             np.testing.assert_array_equal(s1, s2)
     with pytest.raises(Exception, match=r"expected \(T, C, H, W\)"):
         evaluate(r.graph, rng.integers(0, 2, size=(5, 3, 16, 16)))
+
+
+def test_dvs_input_leaves_the_cnn_cores_as_they_were() -> None:
+    """sinabs's _add_dvs_node only adds a node in front: every CnnLayerConfig is unchanged."""
+    with_dvs, without = (compile_dvs(net(2, pool=2), (2, 64, 64), dvs_input=d) for d in (True, False))
+    assert with_dvs.config.cnn_layers == without.config.cnn_layers
+    plain = compile_dvs(net(2), (2, 34, 34))
+    assert compile_dvs(net(2), (2, 34, 34), dvs_input=True).config.cnn_layers == plain.config.cnn_layers
