@@ -81,7 +81,9 @@ def analyse(
         timings: Filled with each step's seconds (keys of :data:`deploy.progress.STEP_LABELS`).
     """
     from deploy.agreement import compare, monitored_counts, reduce_counts
+    from deploy.dvs import raster_shape
     from deploy.report.build import time_counts_from_events, time_counts_from_rasters
+    from deploy.report.outputs import resolve_class_exit
     from deploy.sim.simulator import simulate
     from deploy.timestep import evaluate
 
@@ -98,7 +100,7 @@ def analyse(
         lambda: simulate(analysis_config, inp.events, options, chip=result.chip),
     )
     t0, n_bins = time_bins(inp.events, dt_us)
-    raster = input_raster(inp.model_events, graph.input_shape, dt_us, t0, n_bins)
+    raster = input_raster(inp.model_events, raster_shape(graph), dt_us, t0, n_bins)
     float_out = timed(reporter, "timestep_float", timings, lambda: evaluate(graph, raster))
     quant_out = timed(reporter, "timestep_quantised", timings, lambda: evaluate(result.qgraph, raster))
     float_layers, quant_layers = list(float_out.spikes), list(quant_out.spikes)
@@ -113,7 +115,7 @@ def analyse(
         counts,
         [layer.name for layer in graph.layers],
         cores=list(core_of),
-        output_layer=exits[-1] if exits else None,
+        output_layer=resolve_class_exit(graph, run.class_exit) if exits else None,
     )
     over_time = {
         "float": time_counts_from_rasters(float_layers),
@@ -140,6 +142,7 @@ def evaluate_samples(
 ) -> ClassAgreement:
     """Output class of every shipped sample in the float, quantised and simulated views, and accuracies."""
     from deploy.agreement import class_agreement, output_class
+    from deploy.dvs import raster_shape
     from deploy.report.build import predicted_class
     from deploy.sim.events import validate_events
     from deploy.sim.simulator import simulate_batch
@@ -152,7 +155,7 @@ def evaluate_samples(
     for chip_events, model_events, _ in inp.samples:
         validate_events(chip_events, result.config, dvs_size=result.chip.dvs_size)
         t0, n_bins = time_bins(chip_events, dt_us)
-        raster = input_raster(model_events, graph.input_shape, dt_us, t0, n_bins)
+        raster = input_raster(model_events, raster_shape(graph), dt_us, t0, n_bins)
         for src, g in (("float", graph), ("quantised", result.qgraph)):
             preds[src].append(output_class(evaluate(g, raster).spikes[out_layer].sum(axis=0))[0])
     for sim in simulate_batch(result.config, [s[0] for s in inp.samples], options, chip=result.chip):
@@ -208,12 +211,13 @@ def build_summary(
     """
     from deploy import __version__
     from deploy.report import build
+    from deploy.report.outputs import resolve_class_exit
     from deploy.report.summary import RunSummary, SpikeData, estimate_energy
     from hwconfig.json_io import config_hash
 
     graph, placement = result.graph, result.placement
     exits = graph.exit_layers
-    out_layer = exits[-1] if exits else len(graph.layers) - 1
+    out_layer = resolve_class_exit(graph, run.class_exit) if exits else len(graph.layers) - 1
     out_core = placement.core_of[out_layer]
     n_out = graph.layers[out_layer].out_features
     sel = (

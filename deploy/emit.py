@@ -145,7 +145,7 @@ def emit_dvs(dvs: DvsInput, core_of: Sequence[int], max_destinations: int = 2) -
         cut=Vec2(x=x1 - 1, y=y1 - 1),
         mirror=BoolVec2(x=dvs.flip_x, y=dvs.flip_y),
         mirror_diagonal=dvs.swap_xy,
-        pass_sensor_events=False,
+        pass_sensor_events=dvs.pass_sensor_events,
         destinations=tuple(dests),
     )
 

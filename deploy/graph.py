@@ -57,6 +57,7 @@ class DvsInput:
         flip_x, flip_y, swap_xy: Mirroring and diagonal swap.
         destinations: Indices of the layers fed by the DVS layer (at most 2).
         module_path: Torch module path of the DVS/pooling layer in the source model.
+        pass_sensor_events: Feed the on-chip pixel array into the layer (sinabs's ``dvs_input=True``).
     """
 
     input_shape: Shape3
@@ -68,6 +69,13 @@ class DvsInput:
     swap_xy: bool = False
     destinations: tuple[int, ...] = ()
     module_path: str = ""
+    pass_sensor_events: bool = False
+
+    @property
+    def event_shape(self) -> Shape3:
+        """``(C, H, W)`` of a raster of sensor events: 2 polarity channels even when they are merged."""
+        c, h, w = self.input_shape
+        return (max(c, 2) if self.merge_polarities else c, h, w)
 
     @property
     def output_shape(self) -> Shape3:

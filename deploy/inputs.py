@@ -65,11 +65,9 @@ class ResolvedInput:
 
 def entry_targets(result: CompileResult) -> list[int]:
     """Layer ids input events go to: 13 (DVS layer) for a DVS model, else the entry layers' cores."""
-    from deploy.sim.events import DVS_LAYER
+    from deploy.routing import entry_targets as targets_of
 
-    if result.graph.dvs is not None:
-        return [DVS_LAYER]
-    return sorted({result.placement.core_of[i] for i in result.graph.entry_layers})
+    return targets_of(result.graph, result.placement)
 
 
 def poisson_events(

@@ -7,7 +7,7 @@ below them. The model and the target chip are not options: they are the argument
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +17,56 @@ if TYPE_CHECKING:
     from torch import nn
 
     from deploy.sim.options import SimOptions
-    from hwconfig.config import ReadoutConfig
+    from hwconfig.config import ChipConfig, ReadoutConfig
 
 DEFAULT_CALIBRATION_DT_US = 10_000
 """Time bin (µs) used to turn calibration events into a raster when none is given (10 ms)."""
 
 QUANTIZATION_RULES = ("sinabs", "calibrated")
 """Names accepted by :attr:`CompileOptions.quantization`."""
+
+MonitorSpec = str | int | Sequence[int | str] | None
+"""Which layers send their spikes to the host, in sinabs's ``monitor_layers`` forms: None (the exit
+layers), ``[]`` (none), ``"all"``, ``"dvs"``, a layer index, or a list of indices, ``-1`` (the exit layers)
+and ``"dvs"`` (see :func:`deploy.monitor.resolve_monitor`)."""
+
+
+@dataclass(frozen=True)
+class DvsOptions:
+    """The chip's DVS pre-processing layer for a model that has none, as sinabs's ``DVSLayer`` arguments.
+
+    They describe a sinabs ``DVSLayer(input_shape, pool, crop, merge_polarities, flip_x, flip_y, swap_xy)``
+    put in front of the model (SB-dvs); the model's input is what that layer outputs. Rules and sinabs
+    references: ``docs/dvs-input.md``.
+
+    Attributes:
+        merge_polarities: Merge ON/OFF into one feature; None derives it from the model's input channels
+            (1 → merged), as sinabs's ``_validate_dvs_setup`` does.
+        pooling: ``(py, px)`` sum pooling of the sensor events, each in {1, 2, 4}.
+        crop: ``((top, bottom), (left, right))`` region of interest in pooled sensor coordinates, end
+            exclusive (sinabs's ``crop``); the chip writes ``origin`` = start and ``cut`` = end − 1. None:
+            the model's input size from (0, 0).
+        flip_x, flip_y: Mirror along x (width) / y (height) after cropping (samna ``mirror``).
+        swap_xy: Swap x and y last (samna ``mirror_diagonal``).
+    """
+
+    merge_polarities: bool | None = None
+    pooling: tuple[int, int] = (1, 1)
+    crop: tuple[tuple[int, int], tuple[int, int]] | None = None
+    flip_x: bool = False
+    flip_y: bool = False
+    swap_xy: bool = False
+
+    @property
+    def geometry_is_default(self) -> bool:
+        """True when only ``merge_polarities`` may differ from the defaults."""
+        return (self.pooling, self.crop, self.flip_x, self.flip_y, self.swap_xy) == (
+            (1, 1),
+            None,
+            False,
+            False,
+            False,
+        )
 
 
 @dataclass(frozen=True)
@@ -43,6 +86,13 @@ class CompileOptions:
             sinabs rule (:func:`deploy.quantize.quantize`).
         readout: Route the exit layer to the readout layer (True, or a :class:`ReadoutConfig`); see
             :func:`deploy.emit.emit_config` (class erratum on 2e/2f) and the ``readout`` check rules.
+        dvs_input: Take input from the on-chip sensor (sinabs's ``dvs_input=True``): a DVS layer is created
+            if the model has none and ``pass_sensor_events`` is set (:mod:`deploy.dvs`).
+        dvs: Settings of the DVS layer created for a model without one (:class:`DvsOptions`); giving it
+            also creates the DVS layer when ``dvs_input`` is False (host events then enter at layer 13).
+        monitor: Monitored layers (:data:`MonitorSpec`, sinabs's ``monitor_layers`` forms).
+        config_modifier: Called on the emitted configuration, as sinabs's ``make_config(config_modifier=…)``;
+            its result is validated against the chip and replaces the configuration.
     """
 
     architecture: str | Callable[[], nn.Module] | None = None
@@ -53,6 +103,10 @@ class CompileOptions:
     calibration_dt_us: int = DEFAULT_CALIBRATION_DT_US
     allow_plain_min_v_mem_none: bool = False
     readout: bool | ReadoutConfig | None = None
+    dvs_input: bool = False
+    dvs: DvsOptions | None = None
+    monitor: MonitorSpec = field(default=None, hash=False)
+    config_modifier: Callable[[ChipConfig], ChipConfig] | None = field(default=None, compare=False)
 
 
 DEFAULT_POISSON_RATE_HZ = 50.0
@@ -106,6 +160,8 @@ class RunOptions:
         duration_ms: Length of the Poisson input; None for :data:`DEFAULT_DURATION_MS`.
         seed: Seed of the Poisson input.
         synops_budget: SynOps/s budget per core for the bandwidth warning (core 0 gets 3.5×).
+        class_exit: The exit layer whose output names the class (its index or torch module path); None for
+            the last exit (:func:`deploy.report.outputs.resolve_class_exit`).
     """
 
     dry_run: bool = True
@@ -116,6 +172,7 @@ class RunOptions:
     duration_ms: float | None = None
     seed: int = 0
     synops_budget: float = DEFAULT_SYNOPS_BUDGET
+    class_exit: str | int | None = None
 
     def __post_init__(self) -> None:
         from deploy.errors import DeployError

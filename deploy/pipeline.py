@@ -9,6 +9,7 @@ runs the stages up to placement and records violations instead of raising (for `
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,13 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deploy.check import CheckResult, CheckWarning, check, check_placement, raise_on_violations
+from deploy.dvs import apply_dvs_options
 from deploy.emit import emit_config
-from deploy.errors import PlacementError
+from deploy.errors import DeployError, PlacementError
 from deploy.graph import LayerGraph, Placement, QuantizedGraph, Shape3
+from deploy.monitor import MonitorPlan, resolve_monitor
 from deploy.options import CompileOptions
 from deploy.place import place
 from hwconfig.chips import get_chip
 from hwconfig.config import ChipConfig
+from hwconfig.errors import ConfigError
 from hwconfig.spec import ChipSpec
 
 if TYPE_CHECKING:
@@ -136,7 +140,10 @@ def check_model(
             trust_model_file=opts.trust_model_file,
         ),
     )
-    graph: LayerGraph = timed("normalize", lambda: normalize(loaded, input_shape))
+    graph: LayerGraph = timed(
+        "normalize",
+        lambda: apply_dvs_options(normalize(loaded, input_shape), opts.dvs_input, opts.dvs, spec),
+    )
     qgraph: QuantizedGraph = timed("quantize", lambda: quantize(graph, spec, opts))
     result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(opts.readout)))
     placement: Placement | None = None
@@ -194,8 +201,15 @@ def compile_model(
     placement = verdict.placement
     assert placement is not None  # no violations and no placement error
     timings = dict(verdict.timings)
+    plan = resolve_monitor(opts.monitor, verdict.graph)
     config: ChipConfig = _timer(timings)(
-        "emit", lambda: emit_config(verdict.qgraph, placement, verdict.chip, readout=opts.readout)
+        "emit",
+        lambda: finish_config(
+            emit_config(verdict.qgraph, placement, verdict.chip, monitor=plan.layers, readout=opts.readout),
+            plan,
+            opts.config_modifier,
+            verdict.chip,
+        ),
     )
     return CompileResult(
         loaded=verdict.loaded,
@@ -206,5 +220,38 @@ def compile_model(
         config=config,
         chip=verdict.chip,
         timings=timings,
-        placement_warnings=verdict.placement_warnings,
+        placement_warnings=verdict.placement_warnings + plan.warnings,
     )
+
+
+def finish_config(
+    config: ChipConfig,
+    plan: MonitorPlan,
+    config_modifier: Callable[[ChipConfig], ChipConfig] | None,
+    chip: ChipSpec,
+) -> ChipConfig:
+    """The emitted configuration with the DVS monitor of ``plan`` and the user's ``config_modifier``.
+
+    The modifier runs last, as in sinabs's ``_make_config``; its result is validated against ``chip``.
+
+    Raises:
+        DeployError: The modifier did not return a :class:`ChipConfig`.
+        hwconfig.ConfigError: The modified configuration is invalid (every problem with its field path).
+    """
+    if plan.dvs:
+        config = dataclasses.replace(
+            config, dvs_layer=dataclasses.replace(config.dvs_layer, monitor_enable=True)
+        )
+    if config_modifier is None:
+        return config
+    modified = config_modifier(config)
+    if not isinstance(modified, ChipConfig):
+        raise DeployError(
+            f"config_modifier returned {type(modified).__name__}, not a ChipConfig; return the (modified) "
+            "configuration, e.g. dataclasses.replace(config, ...)"
+        )
+    try:
+        modified.validate(chip)
+    except ConfigError as exc:
+        raise ConfigError([f"after config_modifier: {p}" for p in exc.problems], source=exc.source) from exc
+    return modified

@@ -17,6 +17,7 @@ Steps: :func:`deploy.board.require_board` (without ``dry_run``) → :func:`deplo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,8 @@ def run_model(
         DeployError: a problem with the model, the input or the board (subclasses name which).
     """
     from deploy.pipeline import compile_model
-    from deploy.sim.events import validate_events
+    from deploy.report.outputs import compare_targets, exit_outputs, resolve_class_exit
+    from deploy.sim.events import DVS_LAYER, validate_events
     from hwconfig.chips import get_chip
 
     run = run_options or RunOptions()
@@ -121,6 +123,7 @@ def run_model(
     shape = input_shape or (bundled_input_shape(model_path) if model_path is not None else None)
     result = timed(reporter, "compile", timings, lambda: compile_model(model, spec, shape, options))
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
+    class_exit = resolve_class_exit(result.graph, run.class_exit) if result.graph.exit_layers else None
     notes = [*_leak_note(result, run), *_dvs_note(result)]
     inp = resolve_input(result, model_path, None if input is None else Path(input), run)
     validate_events(inp.events, result.config, dvs_size=spec.dvs_size)
@@ -145,8 +148,10 @@ def run_model(
         target = f"board {board}"
 
     analysis = analyse(result, inp, run, reporter, timings)
-    monitored = sorted(set(result.config.monitored_cores()))
-    expected = analysis.sim.events[np.isin(analysis.sim.events["layer"], monitored)]
+    monitored = set(result.config.monitored_cores())
+    if result.config.dvs_layer.monitor_enable:
+        monitored.add(DVS_LAYER)
+    expected = analysis.sim.events[np.isin(analysis.sim.events["layer"], sorted(monitored))]
     if target == "simulator" and not np.array_equal(expected, output_events):
         notes.append(
             "the simulator's output with only the exit layer monitored differs from the analysis run with "
@@ -163,6 +168,13 @@ def run_model(
         timings=timings,
         notes=notes,
         files=OUTPUT_FILES,
+    )
+    summary = dataclasses.replace(
+        summary,
+        exits=()
+        if class_exit is None
+        else exit_outputs(result.graph, result.placement, output_events, class_exit),
+        board_comparison=compare_targets(output_events, expected) if board is not None else None,
     )
     return RunResult(result, inp, target, output_events, analysis, summary, spikes, timings)
 
@@ -222,14 +234,17 @@ def write_run_outputs(
         OutputExistsError: ``out_dir`` exists without ``force``.
         DeployError: ``out_dir`` cannot be written.
     """
+    from deploy.inputs import entry_targets
     from deploy.outdir import atomic_output_dir
     from deploy.report import write_reports
+    from deploy.routing import routing_extra
     from deploy.sim.events import save_events
     from hwconfig.json_io import Provenance, save_config
 
     out = Path(out_dir)
     extra: dict[str, Any] = {} if command is None else {"command": list(command)}
     extra["input"] = result.input.info.description
+    extra.update(routing_extra(entry_targets(result.compiled), result.compiled.graph.input_shape))
     with (progress or Silent()).step(f"write {out}"), atomic_output_dir(out, force=force) as tmp:
         provenance = Provenance(
             tool_version=result.summary.tool_version,

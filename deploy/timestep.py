@@ -125,7 +125,8 @@ def evaluate(
 
     Args:
         graph: A float :class:`LayerGraph` or an integer :class:`QuantizedGraph`.
-        raster: Input counts ``(T, C, H, W)`` in the model's input shape (before any DVS pooling).
+        raster: Input counts ``(T, C, H, W)`` in the model's input shape (before any DVS pooling); with
+            merged DVS polarities also ``(T, 2, H, W)`` (summed to one channel).
 
     Returns:
         Spikes per layer and output edge, and the membrane ranges seen.
@@ -137,10 +138,13 @@ def evaluate(
     lg = graph.graph if isinstance(graph, QuantizedGraph) else graph
     dtype = torch.float64 if integer else torch.float32
     x = torch.as_tensor(np.asarray(raster)).to(dtype)
-    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(lg.input_shape):
+    # A merging DVS layer also takes both polarity channels and sums them, as the chip merges them.
+    accepted = {tuple(lg.input_shape)} | ({tuple(lg.dvs.event_shape)} if lg.dvs is not None else set())
+    if x.ndim != 4 or tuple(x.shape[1:]) not in accepted:
         raise EventFormatError(
             f"input raster has shape {tuple(x.shape)}, expected (T, C, H, W) with (C, H, W) = "
-            f"{tuple(lg.input_shape)}; transpose or reshape it to (time, channel, height, width)"
+            f"{' or '.join(map(str, sorted(accepted)))}; transpose or reshape it to (time, channel, height, "
+            "width)"
         )
     params = _params(graph, dtype)
     dvs_out = _dvs(x, lg.dvs) if lg.dvs is not None else None

@@ -3,7 +3,7 @@
 Depends on numpy only: importing it imports neither torch nor samna.
 """
 
-from hwconfig.chips import CHIPS, UnknownChipError, get_chip
+from hwconfig.chips import CHIPS, UnknownChipError, get_chip, parse_device
 from hwconfig.config import (
     BoolVec2,
     ChipConfig,
@@ -52,6 +52,7 @@ __all__ = [
     "detect_samna",
     "get_chip",
     "load_config",
+    "parse_device",
     "save_config",
     "validate_config",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploy.errors import BoardError
-from hwconfig.chips import CHIPS, get_chip
+from hwconfig.chips import CHIPS, UnknownChipError, get_chip, parse_device
 from hwconfig.spec import ChipSpec
 
 
@@ -139,6 +139,23 @@ def _describe(boards: Sequence[BoardInfo]) -> str:
     return ", ".join(f"{b.spec} (serial {b.serial_number or '?'})" for b in boards)
 
 
+SINABS_DEVICE_TYPES: dict[str, str] = {
+    "speck2fmodule": "Speck2fModuleDevKit",
+    "speck2fdevkit": "Speck2fDevKit",
+    "speck2edevkit": "Speck2eDevKit",
+}
+"""sinabs device names → samna device types (SB-io ``device_types``); chip names (``speck2f``) select any
+board of the chip instead (sinabs's ``speck2e`` → ``Speck2eTestBoard`` is the one name read differently)."""
+
+
+def _names_chip(text: str, spec: ChipSpec) -> bool:
+    """True when ``text`` is a name or alias of ``spec`` (as accepted by :func:`hwconfig.parse_device`)."""
+    try:
+        return parse_device(text)[0] is spec
+    except UnknownChipError:
+        return False
+
+
 def select_board(samna: Any, chip: str | ChipSpec, selector: BoardSelector | str | None = None) -> BoardInfo:
     """Choose the board for ``chip`` that ``selector`` names.
 
@@ -162,13 +179,17 @@ def select_board(samna: Any, chip: str | ChipSpec, selector: BoardSelector | str
             )
         raise BoardError(f"no unopened board with serial number {sel.serial!r}; {available}")
     if sel.device_type is not None:
-        match = [t for t in spec.samna_device_types if t.lower() == sel.device_type.lower()]
+        wanted = SINABS_DEVICE_TYPES.get(sel.device_type.lower(), sel.device_type).lower()
+        match = [t for t in spec.samna_device_types if t.lower() == wanted]
+        if not match and _names_chip(sel.device_type, spec):
+            # A chip name or alias (``speck2f:0``, sinabs's ``speck2fdevkit:0`` form): any board of the chip.
+            match = list(spec.samna_device_types)
         if not match:
             raise BoardError(
                 f"board type {sel.device_type!r} does not carry chip {spec.name!r}; its board types are "
                 f"{', '.join(spec.samna_device_types)}; {available}"
             )
-        candidates = [b for b in candidates if b.device_type_name == match[0]]
+        candidates = [b for b in candidates if b.device_type_name in match]
     index = sel.index or 0
     if index < len(candidates):
         return candidates[index]

@@ -1,6 +1,7 @@
 """Argument helpers shared by the subcommands: model, ``--device``, ``--input-shape``, ``--arch``,
 ``--trust-model-file``, ``--quantization``, ``--calibration``, ``--calibration-dt-ms``,
-``--allow-plain-min-v-mem-none``, ``--readout``, ``--core-map``; plus the text shown for a placement.
+``--allow-plain-min-v-mem-none``, ``--readout``, ``--core-map``, the sensor-input and monitor options
+(``--dvs-input``, ``--dvs-*``, ``--monitor``, docs/dvs-input.md); plus the text shown for a placement.
 
 Parsing errors are :class:`argparse.ArgumentTypeError` s, so argparse prints them with the usage line and
 exits with code 2, like every other user error.
@@ -17,17 +18,80 @@ import numpy.typing as npt
 
 from deploy.errors import DeployError
 from deploy.graph import Placement, QuantizedGraph, Shape3
-from deploy.options import DEFAULT_CALIBRATION_DT_US, CompileOptions
+from deploy.options import DEFAULT_CALIBRATION_DT_US, CompileOptions, DvsOptions, MonitorSpec
 from hwconfig.chips import ALIASES, CHIPS, UnknownChipError, get_chip
+from hwconfig.chips import parse_device as parse_device_string
 from hwconfig.spec import ChipSpec
 
 
 def parse_device(text: str) -> ChipSpec:
-    """``--device`` value → chip (names and aliases, case-insensitive)."""
+    """``--device`` value → chip (names, aliases, samna device types, an optional ``:INDEX``)."""
     try:
         return get_chip(text)
     except UnknownChipError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class DeviceAction(argparse.Action):
+    """Store ``--device`` as the chip, and a board selector in ``device_board`` when it has ``:INDEX``
+    (``speck2fdevkit:0`` selects that board unless ``--board`` is given)."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        try:
+            spec, index = parse_device_string(values) if isinstance(values, str) else (values, None)
+        except UnknownChipError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        setattr(namespace, self.dest, spec)
+        namespace.device_board = None if index is None else str(values).strip()
+
+
+def parse_monitor(text: str) -> MonitorSpec:
+    """``--monitor`` → sinabs's ``monitor_layers`` forms: ``all``, ``none`` (= ``[]``), or a comma list of
+    layer indices, ``-1`` (exit layers) and ``dvs``."""
+    value = text.strip().lower()
+    if value == "all":
+        return "all"
+    if value in ("none", "[]", ""):
+        return []
+    items: list[int | str] = []
+    for item in (i.strip() for i in value.split(",")):
+        if item == "dvs":
+            items.append("dvs")
+            continue
+        try:
+            items.append(int(item))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--monitor: {item!r} is not a layer index; use e.g. 0,2, -1 (exit layers), dvs, all or none"
+            ) from None
+    return items
+
+
+def parse_pair(text: str) -> tuple[int, int]:
+    """``"2"`` → (2, 2); ``"2,4"`` → (2, 4) as ``(y, x)``."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or NY,NX integers, got {text!r}") from None
+    if len(values) == 1:
+        return values[0], values[0]
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected N or NY,NX, got {text!r}")
+    return values[0], values[1]
+
+
+def parse_crop(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``--dvs-crop TOP,BOTTOM,LEFT,RIGHT`` (pooled sensor pixels, end exclusive, as sinabs's ``crop``)."""
+    try:
+        top, bottom, left, right = (int(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--dvs-crop needs TOP,BOTTOM,LEFT,RIGHT (four integers, end exclusive), got {text!r}"
+        ) from None
+    return (top, bottom), (left, right)
 
 
 def parse_input_shape(text: str) -> Shape3:
@@ -114,10 +178,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str 
     names = ", ".join([*sorted(CHIPS), *sorted(ALIASES)])
     parser.add_argument(
         "--device",
-        type=parse_device,
+        action=DeviceAction,
         default=get_chip(device_default),
         metavar="CHIP",
-        help=f"target chip ({names}; default {device_default})",
+        help=f"target chip ({names}, samna device types; default {device_default}); with :INDEX, e.g. "
+        "speck2fdevkit:0, also the board to run on",
     )
     parser.add_argument(
         "--input-shape",
@@ -170,6 +235,61 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str 
         action="store_true",
         help="route the exit layer to the chip's readout layer (the readout class erratum is handled)",
     )
+    add_io_arguments(parser)
+
+
+def add_io_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dvs-input, the DVS layer options and --monitor (docs/dvs-input.md)."""
+    g = parser.add_argument_group("sensor input and monitoring (docs/dvs-input.md)")
+    g.add_argument(
+        "--dvs-input",
+        action="store_true",
+        help="take input from the on-chip DVS sensor (sinabs's dvs_input=True): creates the DVS layer if the "
+        "model has none and sets pass_sensor_events",
+    )
+    g.add_argument(
+        "--dvs-pool", type=parse_pair, default=None, metavar="N|NY,NX", help="DVS sum pooling (1, 2 or 4)"
+    )
+    g.add_argument(
+        "--dvs-crop",
+        type=parse_crop,
+        default=None,
+        metavar="T,B,L,R",
+        help="DVS region of interest in pooled sensor pixels, end exclusive (the model input's size)",
+    )
+    g.add_argument("--dvs-flip-x", action="store_true", help="mirror the DVS input along x")
+    g.add_argument("--dvs-flip-y", action="store_true", help="mirror the DVS input along y")
+    g.add_argument("--dvs-swap-xy", action="store_true", help="swap x and y of the DVS input")
+    g.add_argument(
+        "--dvs-merge-polarities",
+        action="store_true",
+        help="merge ON/OFF events into one channel (implied by a 1-channel model input)",
+    )
+    g.add_argument(
+        "--monitor",
+        type=parse_monitor,
+        default=None,
+        metavar="LAYERS",
+        help="layers whose spikes go to the host: comma list of indices, -1 (exit layers), dvs; or all, none "
+        "(default: the exit layers)",
+    )
+
+
+def dvs_options(args: argparse.Namespace) -> DvsOptions | None:
+    """:class:`DvsOptions` from the ``--dvs-*`` flags, or None when none is given."""
+    pool = getattr(args, "dvs_pool", None)
+    crop = getattr(args, "dvs_crop", None)
+    flags = [getattr(args, f"dvs_{n}", False) for n in ("flip_x", "flip_y", "swap_xy", "merge_polarities")]
+    if pool is None and crop is None and not any(flags):
+        return None
+    return DvsOptions(
+        merge_polarities=True if flags[3] else None,
+        pooling=pool or (1, 1),
+        crop=crop,
+        flip_x=flags[0],
+        flip_y=flags[1],
+        swap_xy=flags[2],
+    )
 
 
 def add_core_map_argument(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +329,9 @@ def compile_options(args: argparse.Namespace) -> CompileOptions:
         calibration_dt_us=DEFAULT_CALIBRATION_DT_US if dt_ms is None else round(dt_ms * 1000),
         allow_plain_min_v_mem_none=getattr(args, "allow_plain_min_v_mem_none", False),
         readout=getattr(args, "readout", False),
+        dvs_input=getattr(args, "dvs_input", False),
+        dvs=dvs_options(args),
+        monitor=getattr(args, "monitor", None),
     )
 
 

@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from deploy import __version__
     from deploy.pipeline import compile_model
+    from deploy.routing import entry_targets, routing_extra
     from hwconfig.json_io import Provenance, config_hash, save_config
 
     out: Path = args.output
@@ -47,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     provenance = Provenance(
         tool_version=__version__,
         source_model_sha256=result.loaded.sha256,
-        extra={"source": result.loaded.source, "placement": placement, "command": "compile"},
+        extra={
+            "source": result.loaded.source,
+            "placement": placement,
+            "command": "compile",
+            **routing_extra(entry_targets(result.graph, result.placement), result.graph.input_shape),
+        },
     )
     save_config(out, result.config, result.chip, provenance)
     if args.json:

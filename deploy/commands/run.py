@@ -78,7 +78,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--board",
         metavar="TYPE:INDEX",
         default=None,
-        help="board to run on, e.g. Speck2fDevKit:0 or serial=XYZ (default: the first board of the chip)",
+        help="board to run on, e.g. Speck2fDevKit:0, speck2fdevkit:0 or serial=XYZ (default: the board "
+        "--device names with :INDEX, else the first board of the chip)",
+    )
+    p.add_argument(
+        "--class-exit",
+        default=None,
+        metavar="LAYER",
+        help="exit layer (index or torch module path) whose output names the class (default: the last exit)",
     )
     p.add_argument(
         "-o",
@@ -151,13 +158,14 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     """:class:`deploy.options.RunOptions` from parsed arguments (checked on creation)."""
     return RunOptions(
         dry_run=args.dry_run,
-        board=args.board,
+        board=args.board or getattr(args, "device_board", None),
         slow_clock_hz=args.slow_clock_hz,
         dt_ms=args.dt_ms,
         poisson_rate_hz=args.poisson_rate,
         duration_ms=args.duration_ms,
         seed=args.seed,
         synops_budget=args.synops_budget,
+        class_exit=args.class_exit,
     )
 
 

@@ -2,8 +2,9 @@
 
 The configuration is read with :func:`hwconfig.json_io.load_config` (validated against the chip named in the
 file). Input events as for ``deploy-model run --input``: tonic-style events (``x, y, t, p``) go to the entry
-core(s) of the configuration (cores no other core sends to), or to the DVS layer when it has destinations;
-chip events and N×5 rows keep their ``layer``. Prints the per-core counters; with ``-o DIR`` writes
+core(s) the file records (``provenance.extra.routing``, :mod:`deploy.routing`); a file without that record
+sends them to the DVS layer when it has destinations, else to the cores no other core sends to, and says
+so. Chip events and N×5 rows keep their ``layer``. Prints the per-core counters; with ``-o DIR`` writes
 ``output_events.npy`` and ``simulation.json`` atomically (``--force`` replaces DIR).
 """
 
@@ -46,20 +47,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def entry_cores(config: Any) -> list[int]:
-    """Where tonic-style input goes: the DVS layer (13) if it has destinations, else the used cores that no
-    other core sends to."""
-    from deploy.sim.events import DVS_LAYER
-    from hwconfig.config import N_CNN_LAYERS
-
-    if any(d.enable for d in config.dvs_layer.destinations):
-        return [DVS_LAYER]
-    fed = {
-        d.layer for layer in config.cnn_layers for d in layer.enabled_destinations if d.layer < N_CNN_LAYERS
-    }
-    return [c for c in config.used_cores() if c not in fed]
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -67,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from deploy.inputs import is_tonic, read_event_file, tonic_to_chip
     from deploy.options import RunOptions
     from deploy.outdir import atomic_output_dir, check_output_dir
+    from deploy.routing import entry_targets_from
     from deploy.sim.events import as_events, save_events, validate_events
     from deploy.sim.simulator import simulate
     from hwconfig.chips import get_chip
@@ -78,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     chip = get_chip(loaded.chip)
     raw, _label = read_event_file(args.input)
+    targets, note = entry_targets_from(loaded.config, loaded.provenance.extra, str(args.config))
     if is_tonic(raw):
-        events = tonic_to_chip(raw, entry_cores(loaded.config), f"input events file '{args.input}'")
+        events = tonic_to_chip(raw, targets, f"input events file '{args.input}'")
     else:
         events = as_events(raw, source=f"input events file '{args.input}'")
     validate_events(events, loaded.config, dvs_size=chip.dvs_size)
@@ -90,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         "chip": chip.name,
         "config_hash": config_hash(loaded.config),
         "input": str(args.input),
+        "entry_targets": targets,
+        "notes": [note] if note is not None and is_tonic(raw) else [],
         "n_input_events": len(events),
         "n_output_events": len(result.events),
         "output_events_per_core": {
@@ -111,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         f"{args.config} ({chip.name}): {len(events):,} input events → {len(result.events):,} output events",
         markup=False,
     )
+    for text in doc["notes"]:
+        out.print(f"note: {text}", markup=False)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("core", justify="right")
     for name in counters:

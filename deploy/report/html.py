@@ -16,9 +16,11 @@ from deploy.report.tables import (
     Table,
     activity_table,
     agreement_table,
+    board_table,
     class_verdict,
     divergence_lines,
     energy_table,
+    exits_table,
     fit_table,
     fmt_si,
     memory_table,
@@ -223,6 +225,14 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         )
     if s.samples is not None:
         parts.append(render_table(samples_table(s.samples)))
+    if len(s.exits) > 1:
+        parts.append("<h2 id='exits'>Exit layers</h2>")
+        parts.append(render_table(exits_table(s.exits), ""))
+    if s.board_comparison is not None:
+        c = s.board_comparison
+        parts.append("<h2 id='board'>Board vs simulator</h2>")
+        parts.append(f'<div class="{"okbox" if c.identical else "warnbox"}">{_e(c.verdict())}</div>')
+        parts.append(render_table(board_table(c), ""))
     parts.append("<h2 id='spikes'>Spikes</h2>")
     parts.append(fig("spike-time"))
     parts.append(fig("output-raster"))

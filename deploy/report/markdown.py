@@ -13,9 +13,11 @@ from deploy.report.tables import (
     Table,
     activity_table,
     agreement_table,
+    board_table,
     class_verdict,
     divergence_lines,
     energy_table,
+    exits_table,
     fit_table,
     fmt_si,
     memory_table,
@@ -96,5 +98,9 @@ def render_markdown(s: RunSummary) -> str:
         out += ["", render_table(spike_count_table(a)), render_table(agreement_table(a))]
     if s.samples is not None:
         out.append(render_table(samples_table(s.samples)))
+    if len(s.exits) > 1:
+        out += ["## Exit layers", "", render_table(exits_table(s.exits), 0)]
+    if s.board_comparison is not None:
+        out += ["## Board vs simulator", "", render_table(board_table(s.board_comparison), 0)]
     out.append(f"\n_speck-deploy {s.tool_version}; files: {', '.join(s.files)}_\n")
     return "\n".join(out)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from deploy.agreement import AgreementResult, ClassAgreement
 from deploy.energy import ENERGY_PER_SYNOP, RESTING_POWER, Figure
 from deploy.options import DEFAULT_SYNOPS_BUDGET as DEFAULT_SYNOPS_BUDGET  # re-exported
+from deploy.report.outputs import ExitOutput, TargetComparison
 
 SCHEMA_VERSION = 1
 """Version of the ``summary.json`` layout."""
@@ -298,6 +299,8 @@ class RunSummary:
     tool_version: str = ""
     files: tuple[str, ...] = ()
     samples: ClassAgreement | None = None
+    board_comparison: TargetComparison | None = None
+    exits: tuple[ExitOutput, ...] = ()
 
     @property
     def bandwidth_warnings(self) -> tuple[str, ...]:
@@ -379,6 +382,10 @@ class RunSummary:
             },
             "agreement": self.agreement.to_dict() if self.agreement is not None else None,
             "samples": self.samples.to_dict() if self.samples is not None else None,
+            "board_vs_simulator": (
+                self.board_comparison.to_dict() if self.board_comparison is not None else None
+            ),
+            "exits": [e.to_dict() for e in self.exits],
             "warnings": {
                 "checker": list(self.checker_warnings),
                 "bandwidth": list(self.bandwidth_warnings),

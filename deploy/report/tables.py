@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from deploy.agreement import AgreementResult, ClassAgreement
+from deploy.report.outputs import ExitOutput, TargetComparison
 from deploy.report.summary import RunSummary
 
 
@@ -334,4 +335,39 @@ def energy_table(s: RunSummary) -> Table:
         ("quantity", "value", "source"),
         rows,
         (False, e.energy_per_synop_is_assumption, e.energy_per_synop_is_assumption, False, False, False),
+    )
+
+
+def board_table(c: TargetComparison) -> Table:
+    """Monitored events per core on the board and in the simulator (rows that differ are flagged)."""
+    rows = tuple(
+        (str(k.core), fmt_int(k.board), fmt_int(k.simulator), fmt_int(k.board - k.simulator)) for k in c.cores
+    )
+    return Table(
+        "Board vs simulator: events per core",
+        ("core", "board", "simulator", "board − simulator"),
+        rows,
+        tuple(k.board != k.simulator for k in c.cores),
+        caption=c.verdict()
+        + ". Cores 0 and 1 may reorder and withhold their last spike (SPECK_SEMANTICS §3.3); timestamps "
+        "are not compared.",
+    )
+
+
+def exits_table(exits: tuple[ExitOutput, ...]) -> Table:
+    """Output spikes per class of every exit layer; the class exit is marked."""
+    rows = tuple(
+        (
+            f"{e.index} {e.name}" + (" (class exit)" if e.is_class_exit else ""),
+            str(e.core),
+            class_cell(e.predicted_class, list(e.counts)),
+            " ".join(str(c) for c in e.counts),
+        )
+        for e in exits
+    )
+    return Table(
+        "Exit layers",
+        ("exit layer", "core", "class (argmax)", "output spikes per class"),
+        rows,
+        caption="The predicted class is the class exit's (choose it with --class-exit).",
     )

@@ -160,6 +160,11 @@ def test_index_orders_by_usb_bus_and_address_not_listing_order() -> None:
         ("speck2fdevkit", "F-1"),
         ("Speck2fModuleDevKit:0", "M-1"),
         ("serial=F-2", "F-2"),
+        # sinabs device strings and chip names with an index (issue #12)
+        ("speck2fdevkit:1", "F-2"),
+        ("speck2fmodule:0", "M-1"),
+        ("speck2f:00", "F-1"),
+        ("speck2f:2", "M-1"),
     ],
 )
 def test_select_board_is_unaffected_by_unrelated_boards(spec: str | None, serial: str) -> None:
@@ -189,6 +194,7 @@ def test_select_board_is_unaffected_by_unrelated_boards(spec: str | None, serial
             "serial=E-1",
             r"board serial=E-1 is a Speck2eDevKit, which does not carry chip 'speck2f'",
         ),
+        ("speck2f", "speck2e:0", r"board type 'speck2e' does not carry chip 'speck2f'"),
         ("speck2f", "serial=NOPE", r"no unopened board with serial number 'NOPE'"),
         (
             "dynapcnn",

@@ -124,3 +124,30 @@ def test_neuron_memory_formula(f: int, x: int, y: int, words: int) -> None:
 )
 def test_output_size_formula(n: int, k: int, s: int, p: int, out: int) -> None:
     assert conv_output_size(n, k, s, p) == out
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical", "index"),
+    [
+        # sinabs's device strings (SB-io device_types + ":index", e.g. DynapcnnNetwork.to(device=...)).
+        ("speck2fdevkit:0", "speck2f", 0),
+        ("speck2f:00", "speck2f", 0),
+        ("Speck2fDevKit:0", "speck2f", 0),
+        ("Speck2fModuleDevKit:3", "speck2f", 3),
+        ("speck2edevkit:1", "speck2e", 1),
+        ("Speck2eTestBoard", "speck2e", None),
+        ("speck2f", "speck2f", None),
+    ],
+)
+def test_parse_device_strings_with_an_index(name: str, canonical: str, index: int | None) -> None:
+    from hwconfig import parse_device
+
+    spec, idx = parse_device(name)
+    assert (spec.name, idx) == (canonical, index)
+    assert get_chip(name) is CHIPS[canonical]
+
+
+@pytest.mark.parametrize("name", ["speck2f:", "speck2f:x", "speck2f:-1"])
+def test_parse_device_rejects_a_bad_index(name: str) -> None:
+    with pytest.raises(UnknownChipError, match=r"after ':' must be a board index .*speck2fdevkit:0"):
+        get_chip(name)
