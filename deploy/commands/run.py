@@ -832,7 +832,7 @@ def run(args: argparse.Namespace) -> int:
     chip: ChipSpec = args.device
     model_path = Path(args.model)
     out_dir: Path = args.output if args.output is not None else default_output_dir(model_path)
-    check_output_dir(out_dir.absolute(), args.force)
+    check_output_dir(out_dir.absolute(), args.force, protect=[model_path])
     options = sim_options(args)
     board = None if args.dry_run else require_board(chip, args.board)
     timings: dict[str, float] = {}
@@ -914,7 +914,9 @@ def run(args: argparse.Namespace) -> int:
     summary, spikes = build_summary(
         args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES, samples
     )
-    with reporter.step(f"write {escape(str(out_dir))}"), atomic_output_dir(out_dir, force=args.force) as tmp:
+    with reporter.step(f"write {escape(str(out_dir))}"), atomic_output_dir(
+        out_dir, force=args.force, protect=[model_path]
+    ) as tmp:
         provenance = Provenance(
             tool_version=summary.tool_version,
             source_model_sha256=result.loaded.sha256,
