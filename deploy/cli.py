@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
+    from deploy.limits import set_max_memory
+
+    set_max_memory(getattr(args, "max_memory", None))
     try:
         return int(args._run(args))
     except (DeployError, ConfigError) as exc:

@@ -337,6 +337,8 @@ def poisson_events(
 
 def _read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
     """Raw event array and optional label from ``.npy``/``.npz`` (no conversion yet)."""
+    from deploy.limits import check_numpy_file
+
     if not path.exists():
         raise EventFormatError(f"input events file '{path}' does not exist")
     if path.is_dir():
@@ -346,6 +348,7 @@ def _read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
             f"input events file '{path}' has the extension '{path.suffix}'; expected .npy or .npz holding "
             "tonic-style events (x, y, t, p), chip events or N×5 rows [timestamp_us, layer, feature, x, y]"
         )
+    check_numpy_file(path)  # header sizes and archive integrity before anything is allocated
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
@@ -914,9 +917,10 @@ def run(args: argparse.Namespace) -> int:
     summary, spikes = build_summary(
         args, result, inp, analysis, target_name, output_events, timings, notes, OUTPUT_FILES, samples
     )
-    with reporter.step(f"write {escape(str(out_dir))}"), atomic_output_dir(
-        out_dir, force=args.force, protect=[model_path]
-    ) as tmp:
+    with (
+        reporter.step(f"write {escape(str(out_dir))}"),
+        atomic_output_dir(out_dir, force=args.force, protect=[model_path]) as tmp,
+    ):
         provenance = Provenance(
             tool_version=summary.tool_version,
             source_model_sha256=result.loaded.sha256,

@@ -99,9 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "readout_counts": [int(v) for v in result.readout_counts],
     }
     if args.output is not None:
-        with atomic_output_dir(
-            args.output, force=args.force, protect=[args.config, args.input]
-        ) as tmp:
+        with atomic_output_dir(args.output, force=args.force, protect=[args.config, args.input]) as tmp:
             save_events(tmp / "output_events.npy", result.events)
             (tmp / "simulation.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if args.json:
