@@ -33,10 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deploy import __version__
+    from deploy.outdir import check_output_file
     from deploy.pipeline import compile_model
     from hwconfig.json_io import Provenance, config_hash, save_config
-
-    from deploy.outdir import check_output_file
 
     out: Path = args.output
     check_output_file(out, args.force, protect=[Path(args.model)])

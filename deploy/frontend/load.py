@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import io
+import keyword
 import math
 import pickle
 import pickletools
@@ -26,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.fx
 from torch import nn
 
 from deploy.errors import ModelLoadError
 from deploy.graph import Shape3
-from deploy.limits import MAX_INPUT_ELEMENTS, check_torch_file, describe
+from deploy.limits import MAX_INPUT_ELEMENTS, check_elements, check_torch_file, describe
 
 MODEL_SUFFIXES = (".pt", ".pth")
 NIR_SUFFIXES = (".nir",)
@@ -107,12 +109,12 @@ class _ConstructorGuard:
 
     def __init__(self, cls: type) -> None:
         self.cls = cls
-        self.__new__ = self._new  # the weights_only unpickler's NEWOBJ calls ``cls.__new__(cls, *args)``
+        self.__new__ = self._new  # type: ignore[method-assign,assignment]  # the weights_only unpickler's NEWOBJ calls ``cls.__new__(cls, *args)``
 
     def _new(self, _cls: Any, *args: Any) -> Any:
         if args:
             raise pickle.UnpicklingError(f"Unsafe constructor call: GLOBAL {self._name()} with arguments")
-        return self.cls.__new__(self.cls)
+        return self.cls.__new__(self.cls)  # type: ignore[call-overload]
 
     def _name(self) -> str:
         return f"{self.cls.__module__}.{self.cls.__qualname__}"
@@ -282,7 +284,8 @@ def _torch_load(path: Path, trust_model_file: bool) -> Any:
     except pickle.UnpicklingError as exc:
         if "Unsafe constructor call" in str(exc):
             raise ModelLoadError(
-                f"refusing to load '{path}': its pickle calls a layer constructor with arguments from the file "
+                f"refusing to load '{path}': its pickle calls a layer constructor with arguments from the "
+                "file "
                 f"({_weights_unpickler_detail(exc)}), which torch.save never does and which can allocate "
                 "unbounded memory; re-save the model with torch.save"
             ) from None
@@ -657,10 +660,10 @@ def load_model(
     if isinstance(source, nn.Module):
         return _module_model(source, shape, f"<in-memory {type(source).__name__}>", None)
     if _is_nir_graph(source):
-        from deploy.frontend.nir_import import nir_input_shape, nir_to_module
+        from deploy.frontend.nir_import import nir_input_shape
 
         return LoadedModel(
-            module=nir_to_module(source),
+            module=_nir_module(source, "<in-memory NIRGraph>"),
             nir_graph=source,
             input_shape=shape or nir_input_shape(source),
             source="<in-memory NIRGraph>",
@@ -677,11 +680,11 @@ def load_model(
     digest = file_sha256(path)
 
     if path.suffix.lower() in NIR_SUFFIXES:
-        from deploy.frontend.nir_import import nir_input_shape, nir_to_module, read_nir
+        from deploy.frontend.nir_import import nir_input_shape, read_nir
 
         graph = read_nir(path)
         return LoadedModel(
-            module=nir_to_module(graph),
+            module=_nir_module(graph, str(path)),
             nir_graph=graph,
             input_shape=shape or nir_input_shape(graph),
             source=str(path),
@@ -707,7 +710,8 @@ def load_model(
     if architecture is None:
         raise ModelLoadError(
             f"'{path}' is a state_dict (weights only, {len(state)} tensors); the compiler also needs the "
-            "architecture: pass `--arch NAME` for a bundled model in models/ or `--arch path/to/file.py:function` "
+            "architecture: pass `--arch NAME` for a bundled model in models/ or "
+            "`--arch path/to/file.py:function` "
             "(or `--arch package.module:function` with --trust-model-file; Python: `architecture=...`)"
         )
     module, origin = resolve_architecture(architecture, trust=trust_model_file)
@@ -738,7 +742,7 @@ def check_finite(module: nn.Module, source: str) -> None:
     Raises:
         ModelLoadError: naming the first non-finite tensor by its module path.
     """
-    state = [(n, t) for n, t in module.named_parameters()]
+    state: list[tuple[str, Any]] = [(n, t) for n, t in module.named_parameters()]
     state += [(n, t) for n, t in module.named_buffers() if n.rsplit(".", 1)[-1] not in _STATE_BUFFERS]
     for sub_name, sub in module.named_modules():
         for field in _SPIKING_FIELDS:
@@ -754,6 +758,77 @@ def check_finite(module: nn.Module, source: str) -> None:
                 f"model '{source}': {name} contains NaN or infinite values, which have no chip integer; "
                 "fix the training (or clamp/replace them) and re-save the model"
             )
+
+
+def _reserved_names() -> frozenset[str]:
+    """Attribute names of torch modules that a NIR node name (a module path) must not shadow."""
+    return frozenset(dir(torch.fx.GraphModule)) | frozenset(vars(nn.Module()))
+
+
+def check_nir_graph(graph: Any, source: str) -> None:
+    """Check a NIR graph before it is turned into torch modules: node names usable as module paths,
+    positive ``groups`` that divide the channels, finite parameter arrays, and array sizes under the cap.
+
+    Raises:
+        ModelLoadError: naming the node and the field.
+    """
+    import numpy as np
+
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping):
+        raise ModelLoadError(f"'{source}' is not a NIR graph with named nodes")
+    reserved = _reserved_names()
+    for name, node in nodes.items():
+        if not isinstance(name, str) or not name:
+            raise ModelLoadError(
+                f"NIR graph '{source}': node name {describe(name)} is not a non-empty string"
+            )
+        for part in name.split("."):
+            if not part or keyword.iskeyword(part) or part.startswith("__") or part in reserved:
+                raise ModelLoadError(
+                    f"NIR graph '{source}': node name '{name}' cannot be a module path ('{part}' is empty, a "
+                    "Python keyword or a reserved attribute of torch modules); rename the node"
+                )
+        for field, value in vars(node).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+                check_elements(f"NIR graph '{source}': node '{name}' field '{field}'", list(value.shape))
+                if not np.isfinite(value).all():
+                    raise ModelLoadError(
+                        f"NIR graph '{source}': node '{name}' field '{field}' contains NaN or infinite "
+                        "values, which have no chip integer; fix the model and re-export it"
+                    )
+        groups = getattr(node, "groups", None)
+        if groups is not None:
+            weight = np.asarray(getattr(node, "weight", np.zeros((1, 1))))
+            if (
+                not isinstance(groups, (int, np.integer))
+                or groups < 1
+                or weight.ndim < 2
+                or weight.shape[0] % groups
+            ):
+                raise ModelLoadError(
+                    f"NIR graph '{source}': node '{name}' has groups = {groups!s}; groups must be a "
+                    "positive integer that divides the output channels"
+                )
+
+
+def _nir_module(graph: Any, source: str) -> nn.Module:
+    """``nir_to_module(graph)`` after :func:`check_nir_graph`; a failure while building is named."""
+    from deploy.errors import DeployError
+    from deploy.frontend.nir_import import nir_to_module
+
+    check_nir_graph(graph, source)
+    try:
+        module = nir_to_module(graph)
+    except DeployError:
+        raise
+    except Exception as exc:  # malformed node parameters surface as torch/fx errors
+        raise ModelLoadError(
+            f"NIR graph '{source}' cannot be turned into layers ({type(exc).__name__}: {exc}); check the "
+            "node parameters (shapes, strides, groups) or re-export the model"
+        ) from None
+    check_finite(module, source)
+    return module
 
 
 def _is_nir_graph(obj: Any) -> bool:

@@ -49,9 +49,9 @@ def _checked_column(col: npt.NDArray[Any], name: str, target: np.dtype[Any], sou
     if col.dtype.kind == "b":
         return col.astype(target)
     if col.dtype.kind == "f":
-        bad = np.nonzero(~np.isfinite(col) | (col != np.floor(col)))[0] if col.size else []
-        if len(bad):
-            i = int(bad[0])
+        bad_f = np.nonzero(~np.isfinite(col) | (col != np.floor(col)))[0]
+        if len(bad_f):
+            i = int(bad_f[0])
             raise EventFormatError(
                 f"{source}: event {i}: {name} = {col[i]!r} is not an integer; store integer columns"
             )
