@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from deploy.errors import DeployError, ModelLoadError
+from deploy.errors import DeployError, EventFormatError, ModelLoadError
 
 DEFAULT_MAX_MEMORY = 4 << 30
 """Default cap (bytes) on any single array or tensor declared by an input file: 4 GiB."""
@@ -117,14 +117,16 @@ def _check_npy_stream(fh: IO[bytes], what: str, total: int) -> None:
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     except (ValueError, OSError, EOFError, struct.error, SyntaxError) as exc:
-        raise DeployError(f"{what} is not a valid .npy array ({exc}); re-save it with numpy.save") from None
+        raise EventFormatError(
+            f"{what} is not a valid .npy array ({exc}); re-save it with numpy.save"
+        ) from None
     if dtype.hasobject:
-        raise DeployError(f"{what} holds Python objects (dtype {dtype}); save plain numeric arrays")
+        raise EventFormatError(f"{what} holds Python objects (dtype {dtype}); save plain numeric arrays")
     check_elements(what, shape, max(dtype.itemsize, 1))
     needed = math.prod(shape) * dtype.itemsize
     available = total - fh.tell()
     if needed > available:
-        raise DeployError(
+        raise EventFormatError(
             f"{what} is truncated: its header declares shape {shape} of {dtype} ({needed:,} bytes) but only "
             f"{available:,} bytes of data follow; re-save it with numpy.save"
         )
@@ -132,6 +134,8 @@ def _check_npy_stream(fh: IO[bytes], what: str, total: int) -> None:
 
 def check_numpy_file(path: Path) -> None:
     """Check a ``.npy`` file's header, or every member header of an ``.npz`` archive, before loading.
+
+    A file that cannot be opened is left to the caller's own reader (which names it in its own words).
 
     Raises:
         DeployError: unreadable/corrupt file (``BadZipFile`` included), object arrays, truncated data, or
@@ -145,8 +149,8 @@ def check_numpy_file(path: Path) -> None:
                 _check_npz(path)
                 return
             _check_npy_stream(fh, f"'{path}'", os.fstat(fh.fileno()).st_size)
-    except OSError as exc:
-        raise DeployError(f"cannot read '{path}': {exc}") from None
+    except OSError:
+        return
 
 
 def _check_npz(path: Path) -> None:
@@ -162,7 +166,7 @@ def _check_npz(path: Path) -> None:
                         continue
                     _check_npy_stream(io.BytesIO(header), what, info.file_size)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise DeployError(
+        raise EventFormatError(
             f"'{path}' is not a readable .npz archive ({type(exc).__name__}: {exc}); it is corrupt or "
             "truncated: re-save it with numpy.savez"
         ) from None

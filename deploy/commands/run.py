@@ -338,6 +338,7 @@ def poisson_events(
 def _read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
     """Raw event array and optional label from ``.npy``/``.npz`` (no conversion yet)."""
     from deploy.limits import check_numpy_file
+    from deploy.sim.events import check_event_columns
 
     if not path.exists():
         raise EventFormatError(f"input events file '{path}' does not exist")
@@ -357,6 +358,7 @@ def _read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
             "numpy file"
         ) from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
+        check_event_columns(np.asarray(loaded), f"input events file '{path}'")
         return np.asarray(loaded), None
     with loaded:
         files = list(loaded.files)
@@ -370,6 +372,7 @@ def _read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
             raise EventFormatError(
                 f"input events file '{path}': array '{key}' cannot be read ({exc})"
             ) from None
+    check_event_columns(arr, f"input events file '{path}'")
     return arr, label
 
 

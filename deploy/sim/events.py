@@ -73,6 +73,23 @@ def _checked_column(col: npt.NDArray[Any], name: str, target: np.dtype[Any], sou
     return col.astype(target)
 
 
+_FIELD_OF = {"t": "timestamp", "p": "feature"}
+
+
+def check_event_columns(arr: npt.NDArray[Any], source: str) -> None:
+    """Check the columns of a raw event array (structured: chip or tonic-style fields) in their original
+    dtype, before any arithmetic or narrowing: integers (or integral floats, or booleans) that fit their
+    event field. Unstructured arrays are checked when converted (:func:`as_events`).
+
+    Raises:
+        EventFormatError: naming ``source``, the column, the first bad index and its original value.
+    """
+    for name in arr.dtype.names or ():
+        field = _FIELD_OF.get(name, name)
+        if field in (EVENT_DTYPE.names or ()):
+            _checked_column(np.asarray(arr[name]).reshape(-1), name, EVENT_DTYPE[field], source)
+
+
 def make_events(
     timestamp: Any, layer: Any, feature: Any, x: Any, y: Any, *, source: str = "events"
 ) -> Events:
