@@ -176,9 +176,11 @@ def test_rename_failure_is_a_user_error(tmp_path: Path, monkeypatch: pytest.Monk
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing)
-    with pytest.raises(OutputExistsError, match=r"cannot move the output into .*out.*Is a directory"):
-        with atomic_output_dir(target) as tmp:
-            (tmp / "f.txt").write_text("x")
+    with (
+        pytest.raises(OutputExistsError, match=r"cannot move the output into .*out.*Is a directory"),
+        atomic_output_dir(target) as tmp,
+    ):
+        (tmp / "f.txt").write_text("x")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
@@ -449,7 +451,7 @@ def test_arch_from_a_file_path(state_dict_file: Path, tmp_path: Path) -> None:
         "                         nn.Conv2d(4, 2, 3, 2, 1, bias=False), iaf())\n\n"
         "from os import system\n"
     )
-    code, out, err = run_cli(["check", state_dict_file, "--input-shape", SHAPE, "--arch", f"{arch}:build"])
+    code, _, err = run_cli(["check", state_dict_file, "--input-shape", SHAPE, "--arch", f"{arch}:build"])
     assert code == 0, err
     code, _, err = run_cli(["check", state_dict_file, "--input-shape", SHAPE, "--arch", f"{arch}:system"])
     assert one_paragraph_error(code, err) and "not a function defined in" in err
