@@ -98,3 +98,41 @@ def snapshot(root: Path, skip: Sequence[Path] = ()) -> dict[str, tuple[int, str]
 def one_paragraph_error(code: int, err: str) -> bool:
     """True for the CLI's user-error shape: exit 2 and a non-empty message without a traceback."""
     return code == 2 and bool(err.strip()) and "Traceback" not in err
+
+
+FUZZ_ENV = "SPECK_DEPLOY_FUZZ"
+"""``SPECK_DEPLOY_FUZZ=long`` (``scripts/fuzz.sh``) runs the fuzz suite with many more examples."""
+
+
+def fuzz_examples(ci: int) -> int:
+    """Examples per fuzz test: ``ci`` in the normal suite (bounded time); 50× that with
+    ``SPECK_DEPLOY_FUZZ=long``, N× with ``SPECK_DEPLOY_FUZZ=N``."""
+    mode = os.environ.get(FUZZ_ENV, "")
+    factor = 50 if mode == "long" else int(mode) if mode.isdigit() else 1
+    return ci * max(factor, 1)
+
+
+def fuzz_is_random() -> bool:
+    """CI runs are derandomized (the same examples every time); longer runs explore."""
+    return bool(os.environ.get(FUZZ_ENV))
+
+
+class Hang(Exception):
+    """A CLI call ran longer than its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Fail with :class:`Hang` after ``seconds`` (SIGALRM; main thread)."""
+    import signal
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise Hang(f"no answer after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
