@@ -170,7 +170,7 @@ def check_output_file(target: Path, force: bool, protect: Iterable[Path] = ()) -
     """
     _check_parents(target)
     if not target.parent.is_dir():
-        raise OutputExistsError(f"cannot write '{target}': directory '{target.parent}' does not exist")
+        raise OutputExistsError(f"cannot write {target}: directory {target.parent} does not exist")
     if not (target.exists() or target.is_symlink()):
         return
     if target.is_symlink():
