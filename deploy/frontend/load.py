@@ -620,6 +620,7 @@ def _module_model(module: nn.Module, shape: Shape3 | None, source: str, digest: 
     inferred = shape or infer_input_shape(module)
     inner = unwrap_network(module)
     check_finite(inner, source)
+    check_layer_geometry(inner, source)
     return LoadedModel(
         module=inner,
         nir_graph=None,
@@ -829,6 +830,56 @@ def _nir_module(graph: Any, source: str) -> nn.Module:
         ) from None
     check_finite(module, source)
     return module
+
+
+MAX_LAYER_GEOMETRY = 128
+"""Largest kernel size, stride, padding or dilation accepted at load (chips: kernels ≤ 16, inputs ≤ 128 px).
+Beyond it a layer cannot run on any chip, and a hostile value (padding = 10⁵ in a 300-byte file) would make
+tracing allocate hundreds of GiB."""
+
+_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
+
+
+def _geometry_problem(attr: str, value: Any) -> str | None:
+    if value is None or (attr == "padding" and value in ("same", "valid")):
+        return None
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    lo = 0 if attr == "padding" else 1
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= MAX_LAYER_GEOMETRY:
+            return f"{attr} = {describe(value)} (each must be an integer in {lo}..{MAX_LAYER_GEOMETRY})"
+    return None
+
+
+def check_layer_geometry(module: nn.Module, source: str) -> None:
+    """Refuse layer attributes no chip can run and that would make tracing allocate without bound: kernel
+    size, stride, padding and dilation outside ``0/1..MAX_LAYER_GEOMETRY``, or a convolution whose
+    ``kernel_size`` disagrees with its weight.
+
+    Raises:
+        ModelLoadError: naming the layer (module path) and the attribute.
+    """
+    for name, sub in module.named_modules():
+        label = name or type(sub).__name__
+        for attr in _GEOMETRY:
+            if attr in sub.__dict__:
+                problem = _geometry_problem(attr, sub.__dict__[attr])
+                if problem:
+                    raise ModelLoadError(
+                        f"model '{source}': layer '{label}' ({type(sub).__name__}) has {problem}; the file "
+                        "is corrupt or hostile, or the layer cannot run on any chip"
+                    )
+        weight = getattr(sub, "weight", None)
+        kernel = sub.__dict__.get("kernel_size")
+        if (
+            isinstance(sub, nn.modules.conv._ConvNd)
+            and isinstance(weight, torch.Tensor)
+            and tuple(weight.shape[2:]) != tuple(kernel or ())
+        ):
+            raise ModelLoadError(
+                f"model '{source}': layer '{label}' ({type(sub).__name__}) has kernel_size "
+                f"{describe(kernel)} but a weight of shape {tuple(weight.shape)}; the file is corrupt"
+            )
 
 
 def _is_nir_graph(obj: Any) -> bool:

@@ -501,3 +501,22 @@ def test_sigterm_cli_run_exits_without_staging(project: Path, tmp_path: Path) ->
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("attr", "value", "message"),
+    [
+        ("padding", (100_000, 100_000), r"padding = \(100000, 100000\)"),  # tracing would allocate 596 GiB
+        ("stride", (0, 0), r"stride = \(0, 0\)"),  # ZeroDivisionError before
+        ("kernel_size", (5, 5), r"kernel_size \(5, 5\) but a weight of shape \(4, 2, 3, 3\)"),
+    ],
+)
+def test_hostile_layer_geometry_is_refused_at_load(
+    tmp_path: Path, attr: str, value: object, message: str
+) -> None:
+    model = tiny_model()
+    setattr(model[0], attr, value)  # what a pickle's BUILD state can set without calling the constructor
+    path = tmp_path / "m.pt"
+    torch.save(model, path)
+    with pytest.raises(ModelLoadError, match=rf"m\.pt.*layer '0' \(Conv2d\) has {message}"):
+        load_model(path, input_shape=(2, 16, 16))
