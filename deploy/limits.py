@@ -242,8 +242,9 @@ def check_torch_file(path: Path) -> bool:
 
 
 def _scan_sizes(path: Path, data: bytes) -> None:
-    ints: list[int] = []
+    ints: list[int] = []  # integer pushes since the last persistent id
     marks: list[int] = []
+    last_tuple: list[int] = []  # integers of the most recently closed tuple
     after_persid = False
     try:
         ops = list(pickletools.genops(data))
@@ -256,24 +257,19 @@ def _scan_sizes(path: Path, data: bytes) -> None:
         elif name == "MARK":
             marks.append(len(ints))
         elif name in ("BINPERSID", "PERSID"):
-            start = marks.pop() if marks else 0
-            declared = ints[start:]
-            if declared:
-                numel = max(declared)
-                check_elements(f"'{path}': a tensor storage", [numel])
-            ints, marks, after_persid = [], [], True
-        elif name in ("TUPLE", "TUPLE1", "TUPLE2", "TUPLE3"):
-            n = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}.get(name)
+            if last_tuple:  # ('storage', type, key, location, numel[, view]): numel is its only large int
+                check_elements(f"'{path}': a tensor storage", [max(last_tuple)])
+            ints, marks, last_tuple, after_persid = [], [], [], True
+        elif name in ("TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_TUPLE"):
+            n = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3, "EMPTY_TUPLE": 0}.get(name)
             if n is None:
                 start = marks.pop() if marks else 0
-                group = ints[start:]
+                last_tuple = ints[start:]
             else:
-                group = ints[-n:] if len(ints) >= n else []
-            if after_persid and group:
-                _check_model_shape(path, group)
+                last_tuple = ints[len(ints) - n :] if n and len(ints) >= n else []
+            if after_persid:  # the first tuple after a storage is the tensor's size
+                _check_model_shape(path, last_tuple)
                 after_persid = False
-        elif name == "EMPTY_TUPLE":
-            after_persid = False
 
 
 def _check_model_shape(path: Path, shape: list[int]) -> None:
