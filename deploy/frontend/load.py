@@ -767,7 +767,7 @@ def _reserved_names() -> frozenset[str]:
 
 
 def check_nir_graph(graph: Any, source: str) -> None:
-    """Check a NIR graph before it is turned into torch modules: node names usable as module paths,
+    """Check a NIR graph before it is turned into torch modules: node names are non-empty strings,
     positive ``groups`` that divide the channels, finite parameter arrays, and array sizes under the cap.
 
     Raises:
@@ -778,19 +778,12 @@ def check_nir_graph(graph: Any, source: str) -> None:
     nodes = getattr(graph, "nodes", None)
     if not isinstance(nodes, Mapping):
         raise ModelLoadError(f"'{source}' is not a NIR graph with named nodes")
-    reserved = _reserved_names()
     for name, node in nodes.items():
         if not isinstance(name, str) or not name:
             raise ModelLoadError(
                 f"NIR graph '{source}': node name {describe(name)} is not a non-empty string"
             )
-        for part in name.split("."):
-            if not part or keyword.iskeyword(part) or part.startswith("__") or part in reserved:
-                raise ModelLoadError(
-                    f"NIR graph '{source}': node name '{name}' cannot be a module path ('{part}' is empty, a "
-                    "Python keyword or a reserved attribute of torch modules); rename the node"
-                )
-        for field, value in vars(node).items():
+        for field, value in getattr(node, "__dict__", {}).items():
             if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
                 check_elements(f"NIR graph '{source}': node '{name}' field '{field}'", list(value.shape))
                 if not np.isfinite(value).all():
@@ -823,7 +816,19 @@ def _nir_module(graph: Any, source: str) -> nn.Module:
         module = nir_to_module(graph)
     except DeployError:
         raise
-    except Exception as exc:  # malformed node parameters surface as torch/fx errors
+    except Exception as exc:  # malformed node parameters or names surface as torch/fx errors
+        reserved = _reserved_names()
+        odd = [
+            n
+            for n in graph.nodes
+            if any(not p or keyword.iskeyword(p) or p.startswith("__") or p in reserved for p in n.split("."))
+        ]
+        if odd:
+            raise ModelLoadError(
+                f"NIR graph '{source}': node name '{odd[0]}' cannot be a module path (it is or contains an "
+                "empty part, a Python keyword or a reserved attribute of torch modules such as 'forward' or "
+                f"'training'); rename the node ({type(exc).__name__}: {exc})"
+            ) from None
         raise ModelLoadError(
             f"NIR graph '{source}' cannot be turned into layers ({type(exc).__name__}: {exc}); check the "
             "node parameters (shapes, strides, groups) or re-export the model"
