@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
+    from deploy.limits import set_max_memory
+
+    set_max_memory(getattr(args, "max_memory", None))
     try:
         _require_input_files(args)
         return int(args._run(args))

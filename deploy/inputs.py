@@ -111,8 +111,11 @@ def read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
 
     Raises:
         EventFormatError: The file is missing, a directory, not ``.npy``/``.npz``, corrupt or an empty
-            archive.
+            archive, or its columns hold values out of range (checked before any narrowing).
     """
+    from deploy.limits import check_numpy_file
+    from deploy.sim.events import check_event_columns
+
     if not path.exists():
         raise EventFormatError(f"input events file '{path}' does not exist")
     if path.is_dir():
@@ -122,6 +125,7 @@ def read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
             f"input events file '{path}' has the extension '{path.suffix}'; expected .npy or .npz holding "
             "tonic-style events (x, y, t, p), chip events or N×5 rows [timestamp_us, layer, feature, x, y]"
         )
+    check_numpy_file(path)  # header sizes and archive integrity before anything is allocated
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
@@ -130,6 +134,7 @@ def read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
             "numpy file"
         ) from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
+        check_event_columns(np.asarray(loaded), f"input events file '{path}'")
         return np.asarray(loaded), None
     with loaded:
         files = list(loaded.files)
@@ -143,6 +148,7 @@ def read_event_file(path: Path) -> tuple[npt.NDArray[Any], int | None]:
             raise EventFormatError(
                 f"input events file '{path}': array '{key}' cannot be read ({exc})"
             ) from None
+    check_event_columns(arr, f"input events file '{path}'")
     return arr, label
 
 

@@ -217,6 +217,7 @@ def write_run_outputs(
     force: bool = False,
     command: Sequence[str] | None = None,
     progress: Progress | None = None,
+    protect: Sequence[Path] = (),
 ) -> Path:
     """Write :data:`OUTPUT_FILES` into ``out_dir`` atomically (:func:`deploy.outdir.atomic_output_dir`).
 
@@ -226,6 +227,8 @@ def write_run_outputs(
         force: Replace an existing ``out_dir``.
         command: The command line, recorded in ``config.json``'s provenance (None: not recorded).
         progress: Told about the step (None: silent).
+        protect: Paths ``force`` must never replace (the model file and its folder; see
+            :func:`deploy.outdir.check_output_dir`).
 
     Returns:
         ``out_dir`` as a :class:`Path`.
@@ -245,7 +248,10 @@ def write_run_outputs(
     extra: dict[str, Any] = {} if command is None else {"command": list(command)}
     extra["input"] = result.input.info.description
     extra.update(routing_extra(entry_targets(result.compiled), result.compiled.graph.input_shape))
-    with (progress or Silent()).step(f"write {out}"), atomic_output_dir(out, force=force) as tmp:
+    with (
+        (progress or Silent()).step(f"write {out}"),
+        atomic_output_dir(out, force=force, protect=protect) as tmp,
+    ):
         provenance = Provenance(
             tool_version=result.summary.tool_version,
             source_model_sha256=result.compiled.loaded.sha256,

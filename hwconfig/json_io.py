@@ -370,12 +370,20 @@ def load_config(path: str | os.PathLike[str], *, validate: bool = True) -> Loade
         data = json.loads(text, parse_constant=_reject_constant)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read a JSON configuration: {exc}", source=source) from exc
+    except RecursionError:
+        raise ConfigError(
+            "cannot read a JSON configuration: it is nested too deeply (a configuration is a few levels "
+            "deep; the file is corrupt or not a deploy-model configuration)",
+            source=source,
+        ) from None
     try:
         loaded = loaded_from_document(data)
         if validate:
             loaded.config.validate(loaded.chip)
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=source) from exc
+    except RecursionError:
+        raise ConfigError("a value is nested too deeply for its field", source=source) from None
     return loaded
 
 

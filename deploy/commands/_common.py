@@ -155,9 +155,12 @@ def parse_calibration(text: str) -> npt.NDArray[Any]:
         raise argparse.ArgumentTypeError(
             f"--calibration {text}: expected a .npy or .npz file holding a raster (T, C, H, W) or events"
         )
+    from deploy.limits import check_numpy_file
+
     try:
+        check_numpy_file(path)
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, DeployError) as exc:
         raise argparse.ArgumentTypeError(f"--calibration {text}: cannot read it ({exc})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         return np.asarray(loaded)
@@ -170,6 +173,17 @@ def parse_calibration(text: str) -> npt.NDArray[Any]:
                 f"{' or '.join(repr(k) for k in CALIBRATION_KEYS)}"
             )
         return np.asarray(loaded[key])
+
+
+def _parse_max_memory(text: str) -> int:
+    from deploy.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--max-memory needs a size such as 4G or 512M, got {text!r}"
+        ) from None
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str = "speck2f") -> None:
@@ -194,13 +208,23 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str 
     parser.add_argument(
         "--arch",
         default=None,
-        metavar="NAME|module:function",
-        help="architecture for a state_dict file: a model in models/ or package.module:function",
+        metavar="NAME|FILE.py:function",
+        help="architecture for a state_dict file: a bundled model in models/, or path/to/file.py:function; "
+        "this RUNS that Python code (package.module:function outside models/ also needs --trust-model-file)",
     )
     parser.add_argument(
         "--trust-model-file",
         action="store_true",
-        help="unpickle classes outside the safe allowlist (runs code from the file: only for trusted files)",
+        help="unpickle classes outside the safe allowlist and let --arch import any module (runs code from "
+        "the file or module: only for trusted files)",
+    )
+    parser.add_argument(
+        "--max-memory",
+        type=_parse_max_memory,
+        default=None,
+        metavar="SIZE",
+        help="refuse input files that declare larger arrays or tensors than SIZE (e.g. 8G; default 4G, "
+        "or $SPECK_DEPLOY_MAX_MEMORY)",
     )
     q = parser.add_argument_group("quantisation and readout")
     q.add_argument(

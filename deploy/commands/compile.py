@@ -19,7 +19,6 @@ from deploy.commands._common import (
     compile_options,
     format_placement,
 )
-from deploy.errors import DeployError
 
 HELP = "compile a model into a chip configuration file (JSON)"
 
@@ -34,15 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deploy import __version__
+    from deploy.outdir import check_output_file
     from deploy.pipeline import compile_model
     from deploy.routing import entry_targets, routing_extra
     from hwconfig.json_io import Provenance, config_hash, save_config
 
     out: Path = args.output
-    if out.exists() and not args.force:
-        raise DeployError(f"{out} exists; pass --force to replace it")
-    if not out.parent.is_dir():
-        raise DeployError(f"cannot write {out}: directory {out.parent} does not exist")
+    check_output_file(out, args.force, protect=[Path(args.model)])
     result = compile_model(args.model, args.device, args.input_shape, compile_options(args))
     placement = {q.name: core for q, core in zip(result.qgraph.layers, result.placement.core_of, strict=True)}
     provenance = Provenance(
@@ -55,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             **routing_extra(entry_targets(result.graph, result.placement), result.graph.input_shape),
         },
     )
+    check_output_file(out, args.force, protect=[Path(args.model)])  # again: time has passed
     save_config(out, result.config, result.chip, provenance)
     if args.json:
         summary: dict[str, Any] = {

@@ -182,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
     from deploy.runner import run_model, write_run_outputs
 
     reporter = Reporter(args.quiet, args.verbose, args.json)
-    out_dir: Path = args.output if args.output is not None else default_output_dir(Path(args.model))
-    check_output_dir(out_dir.absolute(), args.force)
+    model_path = Path(args.model)
+    out_dir: Path = args.output if args.output is not None else default_output_dir(model_path)
+    check_output_dir(out_dir.absolute(), args.force, protect=[model_path])
     result = run_model(
         args.model,
         args.device,
@@ -194,7 +195,9 @@ def run(args: argparse.Namespace) -> int:
         progress=reporter,
     )
     command = ["deploy-model", *sys.argv[1:]]
-    write_run_outputs(result, out_dir, force=args.force, command=command, progress=reporter)
+    write_run_outputs(
+        result, out_dir, force=args.force, command=command, progress=reporter, protect=[model_path]
+    )
     if args.json:
         sys.stdout.write(summary_json(result.summary))
     else:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = RunOptions(slow_clock_hz=args.slow_clock_hz).sim_options()  # checks --slow-clock-hz
     if args.output is not None:
-        check_output_dir(args.output.absolute(), args.force)
+        check_output_dir(args.output.absolute(), args.force, protect=[args.config, args.input])
     loaded = load_config(args.config)
     chip = get_chip(loaded.chip)
     raw, _label = read_event_file(args.input)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         "readout_counts": [int(v) for v in result.readout_counts],
     }
     if args.output is not None:
-        with atomic_output_dir(args.output, force=args.force) as tmp:
+        with atomic_output_dir(args.output, force=args.force, protect=[args.config, args.input]) as tmp:
             save_events(tmp / "output_events.npy", result.events)
             (tmp / "simulation.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if args.json:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import io
+import keyword
+import math
 import pickle
 import pickletools
 import pkgutil
@@ -24,16 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.fx
 from torch import nn
 
 from deploy.errors import ModelLoadError
 from deploy.graph import Shape3
+from deploy.limits import MAX_INPUT_ELEMENTS, check_elements, check_torch_file, describe
 
 MODEL_SUFFIXES = (".pt", ".pth")
 NIR_SUFFIXES = (".nir",)
 ARCH_HINT = (
     "save a state_dict instead (`torch.save(model.state_dict(), path)`) and pass the architecture "
-    "(`--arch NAME` for a model in models/, or `--arch package.module:function`)"
+    "(`--arch NAME` for a model in models/, or `--arch path/to/file.py:function`)"
 )
 TRUST_HINT = (
     "or, only if you trust the file completely, pass `--trust-model-file` "
@@ -93,6 +98,46 @@ def _safe_classes() -> list[Any]:
 
     classes += [sinabs.network.Network, torch.Size]
     return classes
+
+
+class _ConstructorGuard:
+    """Stands in for an allowlisted ``nn.Module`` class while unpickling.
+
+    ``torch.save`` stores a module as ``NEWOBJ(cls, ())`` + ``BUILD(state)``: the class's ``__init__`` is
+    never called. A hostile pickle can instead ``REDUCE`` the class with its own arguments
+    (``Linear(10**5, 10**5)`` allocates 40 GB from a 300-byte file). The guard lets ``cls.__new__(cls)``
+    through and refuses every constructor call and every ``__new__`` with arguments.
+    """
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.__new__ = self._new  # type: ignore[method-assign,assignment]  # the weights_only unpickler's NEWOBJ calls ``cls.__new__(cls, *args)``
+
+    def _new(self, _cls: Any, *args: Any) -> Any:
+        if args:
+            raise pickle.UnpicklingError(f"Unsafe constructor call: GLOBAL {self._name()} with arguments")
+        return self.cls.__new__(self.cls)  # type: ignore[call-overload]
+
+    def _name(self) -> str:
+        return f"{self.cls.__module__}.{self.cls.__qualname__}"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise pickle.UnpicklingError(f"Unsafe constructor call: GLOBAL {self._name()} called with arguments")
+
+
+def _guarded_safe_globals() -> list[Any]:
+    """The allowlist for ``torch.serialization.safe_globals``: module classes by name resolve to a
+    :class:`_ConstructorGuard`; the real classes stay allowlisted (under a private name) so that ``BUILD``
+    can restore their state."""
+    out: list[Any] = []
+    for c in _safe_classes():
+        name = f"{c.__module__}.{c.__qualname__}"
+        if isinstance(c, type) and issubclass(c, nn.Module):
+            out.append((_ConstructorGuard(c), name))
+            out.append((c, f"speck_deploy_build_only.{name}"))
+        else:
+            out.append(c)
+    return out
 
 
 def safe_global_names() -> frozenset[str]:
@@ -224,14 +269,31 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
+_LEGACY_MSG = (
+    "'{path}' is a legacy-format PyTorch file (the non-zip format of torch < 1.6) holding a whole model, "
+    "which embeds the model's source code and cannot be loaded safely. Re-save it with a current torch "
+    "(`torch.save(model.state_dict(), path)` and `--arch`, or `torch.save(model, path)`), {trust}."
+)
+
+
 def _torch_load(path: Path, trust_model_file: bool) -> Any:
     if _is_torchscript(path):
         raise ModelLoadError(_TORCHSCRIPT_MSG.format(path=path, hint=ARCH_HINT))
+    legacy = check_torch_file(path)
     try:
-        with torch.serialization.safe_globals(_safe_classes()):
+        with torch.serialization.safe_globals(_guarded_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if not _is_refusal(path, exc):
+        if "Unsafe constructor call" in str(exc):
+            raise ModelLoadError(
+                f"refusing to load '{path}': its pickle calls a layer constructor with arguments from the "
+                "file "
+                f"({_weights_unpickler_detail(exc)}), which torch.save never does and which can allocate "
+                "unbounded memory; re-save the model with torch.save"
+            ) from None
+        if legacy and not trust_model_file and "persistent_load" in str(exc):
+            raise ModelLoadError(_LEGACY_MSG.format(path=path, trust=TRUST_HINT)) from None
+        if not _is_refusal(path, exc) and not (legacy and trust_model_file):
             raise ModelLoadError(_corrupt(path, _weights_unpickler_detail(exc))) from None
         if not trust_model_file:
             raise ModelLoadError(_refusal_message(path, exc)) from None
@@ -255,6 +317,10 @@ def _torch_load(path: Path, trust_model_file: bool) -> Any:
         if "TorchScript" in text or "torch.jit" in text:
             raise ModelLoadError(_TORCHSCRIPT_MSG.format(path=path, hint=ARCH_HINT)) from None
         raise ModelLoadError(_corrupt(path, exc)) from None
+    except MemoryError:
+        raise ModelLoadError(
+            f"'{path}' needs more memory than is available; raise --max-memory only for trusted files"
+        ) from None
     except Exception as exc:  # a damaged legacy-format file can fail anywhere in torch's reader
         raise ModelLoadError(_corrupt(path, exc)) from None
 
@@ -296,54 +362,128 @@ def _available_models() -> list[str]:
         return []
     if spec is None or not spec.submodule_search_locations:
         return []
-    return sorted(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations) if not m.ispkg)
+    return sorted(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations) if m.ispkg)
 
 
-def resolve_architecture(architecture: str | Callable[[], nn.Module]) -> tuple[nn.Module, Any]:
-    """Build the model an architecture names.
+_FILE_ARCH = re.compile(r"^(?P<file>.+\.py):(?P<fn>[A-Za-z_]\w*)$")
+_BUNDLED = "models"
+
+
+def _bundled_hint() -> str:
+    names = _available_models()
+    listed = f"bundled models: {', '.join(names)}" if names else "no bundled models package was found"
+    return (
+        f"{listed}; or name your own function as `--arch path/to/file.py:function`, or as "
+        "`--arch package.module:function` together with `--trust-model-file`"
+    )
+
+
+def _import_file(path_text: str, architecture: str) -> Any:
+    """Import the Python file a user named (``--arch path/to/file.py:function``)."""
+    path = Path(path_text)
+    if not path.is_file():
+        raise ModelLoadError(f"--arch '{architecture}': the file '{path}' does not exist")
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    name = f"_speck_deploy_arch_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"--arch '{architecture}': '{path}' cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"--arch '{architecture}': importing '{path}' failed ({type(exc).__name__}: {exc})"
+        ) from None
+    return module
+
+
+def _import_module(mod_name: str, architecture: str, bundled: bool) -> Any:
+    try:
+        return importlib.import_module(mod_name)
+    except Exception as exc:  # ImportError, or TypeError/ValueError for relative or empty names
+        hint = (
+            _bundled_hint()
+            if bundled
+            else "check the module path and that its package is importable (installed or on PYTHONPATH)"
+        )
+        raise ModelLoadError(
+            f"cannot import the architecture '{architecture}' ({mod_name or '<empty>'}: {exc}); {hint}"
+        ) from None
+
+
+def _architecture_function(architecture: str, trust: bool) -> tuple[Callable[[], Any], Any, str]:
+    """``(function, module, label)`` for an ``--arch`` string, enforcing what may run without trust."""
+    m = _FILE_ARCH.match(architecture)
+    if m:
+        origin = _import_file(m.group("file"), architecture)
+        mod_name, fn_name = origin.__name__, m.group("fn")
+    elif ":" in architecture:
+        mod_name, _, fn_name = architecture.partition(":")
+        in_bundle = mod_name == _BUNDLED or mod_name.startswith(f"{_BUNDLED}.")
+        if not trust and not in_bundle:
+            raise ModelLoadError(
+                f"--arch '{architecture}' would import the module '{mod_name}' and call '{fn_name}', which "
+                "runs code from outside the bundled models/ package; pass `--trust-model-file` if you trust "
+                f"that module (Python: `trust_model_file=True`). {_bundled_hint().capitalize()}"
+            )
+        origin = _import_module(mod_name, architecture, bundled=False)
+    else:
+        if not architecture.isidentifier() or architecture not in _available_models():
+            raise ModelLoadError(
+                f"cannot import the architecture '{architecture}': it is not a bundled model; "
+                + _bundled_hint()
+            )
+        mod_name, fn_name = f"{_BUNDLED}.{architecture}", "build_model"
+        origin = _import_module(mod_name, architecture, bundled=True)
+    fn = getattr(origin, fn_name, None)
+    if not callable(fn):
+        raise ModelLoadError(
+            f"architecture module '{mod_name}' has no function '{fn_name}'; define "
+            f"`def {fn_name}() -> torch.nn.Module` there, or name the right function with "
+            "`--arch module:function`"
+        )
+    if not trust and not (inspect.isfunction(fn) and fn.__module__ == origin.__name__):
+        raise ModelLoadError(
+            f"--arch '{architecture}': '{fn_name}' is not a function defined in '{mod_name}' (it is "
+            f"{describe(fn)}); only functions defined in the named module are called without "
+            "`--trust-model-file`"
+        )
+    return fn, origin, f"{mod_name}:{fn_name}"
+
+
+def resolve_architecture(
+    architecture: str | Callable[[], nn.Module], trust: bool = False
+) -> tuple[nn.Module, Any]:
+    """Build the model an architecture names. Naming an architecture runs its code.
 
     Args:
-        architecture: A name in the ``models`` package (``models.<name>.build_model()``), a
-            ``"package.module:function"`` reference, or a callable returning an ``nn.Module``.
+        architecture: A bundled model name (``models.<name>.build_model()``), a ``"path/to/file.py:function"``
+            reference, a ``"package.module:function"`` reference (a module outside ``models`` only with
+            ``trust``), or a callable returning an ``nn.Module``.
+        trust: Allow importing any module and calling any callable in it (``--trust-model-file``).
 
     Returns:
         The freshly built module and the Python module it came from (None for a callable), which may
         define ``INPUT_SHAPE``.
 
     Raises:
-        ModelLoadError: The name cannot be imported, has no such function, or does not build a module.
+        ModelLoadError: The name is not allowed, cannot be imported, has no such function, the function
+            fails, or it does not build a module.
     """
+    origin: Any = None
     if callable(architecture):
-        built = architecture()
-        origin: Any = None
+        fn: Callable[[], Any] = architecture
         label = getattr(architecture, "__qualname__", repr(architecture))
     else:
-        if ":" in architecture:
-            mod_name, _, fn_name = architecture.partition(":")
-        else:
-            mod_name, fn_name = f"models.{architecture}", "build_model"
-        label = f"{mod_name}:{fn_name}"
-        try:
-            origin = importlib.import_module(mod_name)
-        except ImportError as exc:
-            if ":" in architecture:
-                hint = "check the module path and that its package is importable (installed or on PYTHONPATH)"
-            else:
-                names = _available_models()
-                hint = (
-                    f"available models: {', '.join(names)}" if names else "no models package was found"
-                ) + "; or pass `--arch package.module:function`"
-            raise ModelLoadError(
-                f"cannot import the architecture '{architecture}' ({mod_name}: {exc}); {hint}"
-            ) from None
-        fn = getattr(origin, fn_name, None)
-        if not callable(fn):
-            raise ModelLoadError(
-                f"architecture module '{mod_name}' has no function '{fn_name}'; define "
-                f"`def {fn_name}() -> torch.nn.Module` there, or name the right function with "
-                "`--arch module:function`"
-            )
+        fn, origin, label = _architecture_function(architecture, trust)
+    try:
         built = fn()
+    except Exception as exc:
+        raise ModelLoadError(
+            f"architecture '{label}' failed to build the model ({type(exc).__name__}: {exc}); it must be "
+            "callable without arguments and return the model"
+        ) from None
     if not isinstance(built, nn.Module):
         raise ModelLoadError(
             f"architecture '{label}' returned {type(built).__name__}, not a torch.nn.Module; "
@@ -353,6 +493,17 @@ def resolve_architecture(architecture: str | Callable[[], nn.Module]) -> tuple[n
 
 
 _STATE_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def _check_keys(state: Mapping[Any, torch.Tensor], path: Path) -> Mapping[str, torch.Tensor]:
+    bad = [k for k in state if not isinstance(k, str)]
+    if bad:
+        raise ModelLoadError(
+            f"the state_dict in '{path}' has a key that is not a string: {describe(bad[0])} "
+            f"({type(bad[0]).__name__}); state_dict keys are parameter names such as '0.weight', so re-save "
+            "it with `torch.save(model.state_dict(), path)`"
+        )
+    return state
 
 
 def _as_state_dict(obj: Any) -> Mapping[str, torch.Tensor] | None:
@@ -427,6 +578,11 @@ def _shape_from(value: Any, what: str) -> Shape3:
         raise ModelLoadError(f"{what} {value!r} is not a shape; give three integers C,H,W") from None
     if len(shape) != 3 or any(s <= 0 for s in shape):
         raise ModelLoadError(f"{what} {value!r} must be three positive integers C,H,W (e.g. 2,34,34)")
+    if shape[0] * shape[1] * shape[2] > MAX_INPUT_ELEMENTS:
+        raise ModelLoadError(
+            f"{what} {shape} has {shape[0] * shape[1] * shape[2]:,} elements per frame, far beyond any chip "
+            "(at most 1024 features of 128×128); give the real input shape"
+        )
     return (shape[0], shape[1], shape[2])
 
 
@@ -465,6 +621,8 @@ def unwrap_network(module: nn.Module) -> nn.Module:
 def _module_model(module: nn.Module, shape: Shape3 | None, source: str, digest: str | None) -> LoadedModel:
     inferred = shape or infer_input_shape(module)
     inner = unwrap_network(module)
+    check_finite(inner, source)
+    check_layer_geometry(inner, source)
     return LoadedModel(
         module=inner,
         nir_graph=None,
@@ -505,10 +663,10 @@ def load_model(
     if isinstance(source, nn.Module):
         return _module_model(source, shape, f"<in-memory {type(source).__name__}>", None)
     if _is_nir_graph(source):
-        from deploy.frontend.nir_import import NIR_MIN_V_MEM_NOTE, nir_input_shape, nir_to_module
+        from deploy.frontend.nir_import import NIR_MIN_V_MEM_NOTE, nir_input_shape
 
         return LoadedModel(
-            module=nir_to_module(source),
+            module=_nir_module(source, "<in-memory NIRGraph>"),
             nir_graph=source,
             input_shape=shape or nir_input_shape(source),
             source="<in-memory NIRGraph>",
@@ -526,11 +684,11 @@ def load_model(
     digest = file_sha256(path)
 
     if path.suffix.lower() in NIR_SUFFIXES:
-        from deploy.frontend.nir_import import NIR_MIN_V_MEM_NOTE, nir_input_shape, nir_to_module, read_nir
+        from deploy.frontend.nir_import import NIR_MIN_V_MEM_NOTE, nir_input_shape, read_nir
 
         graph = read_nir(path)
         return LoadedModel(
-            module=nir_to_module(graph),
+            module=_nir_module(graph, str(path)),
             nir_graph=graph,
             input_shape=shape or nir_input_shape(graph),
             source=str(path),
@@ -547,6 +705,8 @@ def load_model(
             )
         return _module_model(obj, shape, str(path), digest)
     state = _as_state_dict(obj)
+    if state is not None:
+        state = _check_keys(state, path)
     if state is None:
         raise ModelLoadError(
             f"'{path}' holds a {type(obj).__name__}, neither a torch.nn.Module nor a state_dict "
@@ -555,15 +715,180 @@ def load_model(
     if architecture is None:
         raise ModelLoadError(
             f"'{path}' is a state_dict (weights only, {len(state)} tensors); the compiler also needs the "
-            "architecture: pass `--arch NAME` for a model in models/ or `--arch package.module:function` "
-            "(Python: `architecture=...`)"
+            "architecture: pass `--arch NAME` for a bundled model in models/ or "
+            "`--arch path/to/file.py:function` "
+            "(or `--arch package.module:function` with --trust-model-file; Python: `architecture=...`)"
         )
-    module, origin = resolve_architecture(architecture)
+    module, origin = resolve_architecture(architecture, trust=trust_model_file)
     arch_label = architecture if isinstance(architecture, str) else getattr(architecture, "__qualname__", "?")
     load_state_into(module, state, str(path), str(arch_label))
     if shape is None and origin is not None and getattr(origin, "INPUT_SHAPE", None) is not None:
         shape = _shape_from(origin.INPUT_SHAPE, f"{origin.__name__}.INPUT_SHAPE")
     return _module_model(module, shape, str(path), digest)
+
+
+_SPIKING_FIELDS = ("spike_threshold", "min_v_mem")
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return bool(value.is_floating_point() and not torch.isfinite(value).all())
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return False
+
+
+def check_finite(module: nn.Module, source: str) -> None:
+    """Refuse NaN or infinite weights, biases, BatchNorm statistics, thresholds or ``min_v_mem``.
+
+    Quantisation would turn them into silently wrong chip integers (Inf weights became −128 everywhere)
+    or crash converting NaN to an integer.
+
+    Raises:
+        ModelLoadError: naming the first non-finite tensor by its module path.
+    """
+    state: list[tuple[str, Any]] = [(n, t) for n, t in module.named_parameters()]
+    state += [(n, t) for n, t in module.named_buffers() if n.rsplit(".", 1)[-1] not in _STATE_BUFFERS]
+    for sub_name, sub in module.named_modules():
+        for field in _SPIKING_FIELDS:
+            if field in sub.__dict__ or hasattr(type(sub), field):
+                try:
+                    value = getattr(sub, field)
+                except Exception:
+                    continue
+                state.append((f"{sub_name}.{field}" if sub_name else field, value))
+    for name, value in state:
+        if _non_finite(value):
+            raise ModelLoadError(
+                f"model '{source}': {name} contains NaN or infinite values, which have no chip integer; "
+                "fix the training (or clamp/replace them) and re-save the model"
+            )
+
+
+def _reserved_names() -> frozenset[str]:
+    """Attribute names of torch modules that a NIR node name (a module path) must not shadow."""
+    return frozenset(dir(torch.fx.GraphModule)) | frozenset(vars(nn.Module()))
+
+
+def check_nir_graph(graph: Any, source: str) -> None:
+    """Check a NIR graph before it is turned into torch modules: node names are non-empty strings,
+    positive ``groups`` that divide the channels, finite parameter arrays, and array sizes under the cap.
+
+    Raises:
+        ModelLoadError: naming the node and the field.
+    """
+    import numpy as np
+
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping):
+        raise ModelLoadError(f"'{source}' is not a NIR graph with named nodes")
+    for name, node in nodes.items():
+        if not isinstance(name, str) or not name:
+            raise ModelLoadError(
+                f"NIR graph '{source}': node name {describe(name)} is not a non-empty string"
+            )
+        for field, value in getattr(node, "__dict__", {}).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+                check_elements(f"NIR graph '{source}': node '{name}' field '{field}'", list(value.shape))
+                if not np.isfinite(value).all():
+                    raise ModelLoadError(
+                        f"NIR graph '{source}': node '{name}' field '{field}' contains NaN or infinite "
+                        "values, which have no chip integer; fix the model and re-export it"
+                    )
+        groups = getattr(node, "groups", None)
+        if groups is not None:
+            weight = np.asarray(getattr(node, "weight", np.zeros((1, 1))))
+            if (
+                not isinstance(groups, (int, np.integer))
+                or groups < 1
+                or weight.ndim < 2
+                or weight.shape[0] % groups
+            ):
+                raise ModelLoadError(
+                    f"NIR graph '{source}': node '{name}' has groups = {groups!s}; groups must be a "
+                    "positive integer that divides the output channels"
+                )
+
+
+def _nir_module(graph: Any, source: str) -> nn.Module:
+    """``nir_to_module(graph)`` after :func:`check_nir_graph`; a failure while building is named."""
+    from deploy.errors import DeployError
+    from deploy.frontend.nir_import import nir_to_module
+
+    check_nir_graph(graph, source)
+    try:
+        module = nir_to_module(graph)
+    except DeployError:
+        raise
+    except Exception as exc:  # malformed node parameters or names surface as torch/fx errors
+        reserved = _reserved_names()
+        odd = [
+            n
+            for n in graph.nodes
+            if any(not p or keyword.iskeyword(p) or p.startswith("__") or p in reserved for p in n.split("."))
+        ]
+        if odd:
+            raise ModelLoadError(
+                f"NIR graph '{source}': node name '{odd[0]}' cannot be a module path (it is or contains an "
+                "empty part, a Python keyword or a reserved attribute of torch modules such as 'forward' or "
+                f"'training'); rename the node ({type(exc).__name__}: {exc})"
+            ) from None
+        raise ModelLoadError(
+            f"NIR graph '{source}' cannot be turned into layers ({type(exc).__name__}: {exc}); check the "
+            "node parameters (shapes, strides, groups) or re-export the model"
+        ) from None
+    check_finite(module, source)
+    return module
+
+
+MAX_LAYER_GEOMETRY = 128
+"""Largest kernel size, stride, padding or dilation accepted at load (chips: kernels ≤ 16, inputs ≤ 128 px).
+Beyond it a layer cannot run on any chip, and a hostile value (padding = 10⁵ in a 300-byte file) would make
+tracing allocate hundreds of GiB."""
+
+_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
+
+
+def _geometry_problem(attr: str, value: Any) -> str | None:
+    if value is None or (attr == "padding" and value in ("same", "valid")):
+        return None
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    lo = 0 if attr == "padding" else 1
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= MAX_LAYER_GEOMETRY:
+            return f"{attr} = {describe(value)} (each must be an integer in {lo}..{MAX_LAYER_GEOMETRY})"
+    return None
+
+
+def check_layer_geometry(module: nn.Module, source: str) -> None:
+    """Refuse layer attributes no chip can run and that would make tracing allocate without bound: kernel
+    size, stride, padding and dilation outside ``0/1..MAX_LAYER_GEOMETRY``, or a convolution whose
+    ``kernel_size`` disagrees with its weight.
+
+    Raises:
+        ModelLoadError: naming the layer (module path) and the attribute.
+    """
+    for name, sub in module.named_modules():
+        label = name or type(sub).__name__
+        for attr in _GEOMETRY:
+            if attr in sub.__dict__:
+                problem = _geometry_problem(attr, sub.__dict__[attr])
+                if problem:
+                    raise ModelLoadError(
+                        f"model '{source}': layer '{label}' ({type(sub).__name__}) has {problem}; the file "
+                        "is corrupt or hostile, or the layer cannot run on any chip"
+                    )
+        weight = getattr(sub, "weight", None)
+        kernel = sub.__dict__.get("kernel_size")
+        if (
+            isinstance(sub, nn.modules.conv._ConvNd)
+            and isinstance(weight, torch.Tensor)
+            and tuple(weight.shape[2:]) != tuple(kernel or ())
+        ):
+            raise ModelLoadError(
+                f"model '{source}': layer '{label}' ({type(sub).__name__}) has kernel_size "
+                f"{describe(kernel)} but a weight of shape {tuple(weight.shape)}; the file is corrupt"
+            )
 
 
 def _is_nir_graph(obj: Any) -> bool:

@@ -39,7 +39,60 @@ def empty_events(n: int = 0) -> Events:
     return np.zeros(n, dtype=EVENT_DTYPE)
 
 
-def make_events(timestamp: Any, layer: Any, feature: Any, x: Any, y: Any) -> Events:
+def _checked_column(col: npt.NDArray[Any], name: str, target: np.dtype[Any], source: str) -> npt.NDArray[Any]:
+    """``col`` as ``target``, after checking in its *original* dtype that every value is an integer that
+    fits (a silent cast would turn x = 65541 into x = 5).
+
+    Raises:
+        EventFormatError: naming ``source``, the column, the first bad index and its original value.
+    """
+    if col.dtype.kind == "b":
+        return col.astype(target)
+    if col.dtype.kind == "f":
+        bad_f = np.nonzero(~np.isfinite(col) | (col != np.floor(col)))[0]
+        if len(bad_f):
+            i = int(bad_f[0])
+            raise EventFormatError(
+                f"{source}: event {i}: {name} = {col[i]!r} is not an integer; store integer columns"
+            )
+    elif col.dtype.kind not in "iu":
+        raise EventFormatError(
+            f"{source}: column {name!r} has dtype {col.dtype} ({col.dtype.kind!r}); events need integer "
+            "columns (timestamps in µs, coordinates, features)"
+        )
+    if col.size:
+        info = np.iinfo(target)
+        bad = np.nonzero((col < info.min) | (col > info.max))[0]
+        if len(bad):
+            i = int(bad[0])
+            value = int(col[i])
+            raise EventFormatError(
+                f"{source}: event {i}: {name} = {value} does not fit the event field ({target}, "
+                f"{info.min}..{info.max}); the file is corrupt or uses another coordinate system"
+            )
+    return col.astype(target)
+
+
+_FIELD_OF = {"t": "timestamp", "p": "feature"}
+
+
+def check_event_columns(arr: npt.NDArray[Any], source: str) -> None:
+    """Check the columns of a raw event array (structured: chip or tonic-style fields) in their original
+    dtype, before any arithmetic or narrowing: integers (or integral floats, or booleans) that fit their
+    event field. Unstructured arrays are checked when converted (:func:`as_events`).
+
+    Raises:
+        EventFormatError: naming ``source``, the column, the first bad index and its original value.
+    """
+    for name in arr.dtype.names or ():
+        field = _FIELD_OF.get(name, name)
+        if field in (EVENT_DTYPE.names or ()):
+            _checked_column(np.asarray(arr[name]).reshape(-1), name, EVENT_DTYPE[field], source)
+
+
+def make_events(
+    timestamp: Any, layer: Any, feature: Any, x: Any, y: Any, *, source: str = "events"
+) -> Events:
     """Build an event array from columns (scalars broadcast).
 
     Args:
@@ -48,23 +101,28 @@ def make_events(timestamp: Any, layer: Any, feature: Any, x: Any, y: Any) -> Eve
         feature: Feature (channel) indices.
         x: Horizontal coordinates.
         y: Vertical coordinates.
+        source: Where the columns come from, for error messages.
 
     Returns:
         An ``EVENT_DTYPE`` array.
+
+    Raises:
+        EventFormatError: a column is not integer, or a value does not fit its field (checked before any
+            narrowing, so the message shows the original value).
     """
     cols = np.broadcast_arrays(
         np.asarray(timestamp), np.asarray(layer), np.asarray(feature), np.asarray(x), np.asarray(y)
     )
     out = np.zeros(cols[0].shape, dtype=EVENT_DTYPE).reshape(-1)
     for name, col in zip(EVENT_DTYPE.names or (), cols, strict=True):
-        out[name] = col.reshape(-1)
+        out[name] = _checked_column(col.reshape(-1), name, EVENT_DTYPE[name], source)
     return out
 
 
 # --------------------------------------------------------------------------------------------- N×5 rows
 
 
-def from_rows(rows: npt.ArrayLike) -> Events:
+def from_rows(rows: npt.ArrayLike, source: str = "events") -> Events:
     """Convert N×5 integer rows ``[timestamp_us, layer, feature, x, y]`` to events.
 
     Raises:
@@ -77,7 +135,7 @@ def from_rows(rows: npt.ArrayLike) -> Events:
         )
     if arr.size and arr.dtype.kind not in "iu":
         raise EventFormatError(f"expected an integer N×5 array, got dtype {arr.dtype}")
-    return make_events(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4])
+    return make_events(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], source=source)
 
 
 def to_rows(events: Events) -> npt.NDArray[np.int64]:
@@ -89,7 +147,7 @@ def to_rows(events: Events) -> npt.NDArray[np.int64]:
 # --------------------------------------------------------------------------------------------- tonic
 
 
-def from_tonic(xytp: npt.NDArray[np.void], layer: int) -> Events:
+def from_tonic(xytp: npt.NDArray[np.void], layer: int, source: str = "events") -> Events:
     """Convert a tonic-style structured array (fields ``x``, ``y``, ``t`` in µs, ``p``) to events.
 
     As sinabs's ``xytp_to_events``: ``feature = p`` (booleans become 0/1), timestamps are kept.
@@ -104,8 +162,10 @@ def from_tonic(xytp: npt.NDArray[np.void], layer: int) -> Events:
     names = xytp.dtype.names or ()
     missing = [n for n in ("x", "y", "t", "p") if n not in names]
     if missing:
-        raise EventFormatError(f"tonic-style events need fields x, y, t, p; missing {missing} in {names}")
-    return make_events(xytp["t"], layer, xytp["p"].astype(np.int16), xytp["x"], xytp["y"])
+        raise EventFormatError(
+            f"{source}: tonic-style events need fields x, y, t, p; missing {missing} in {names}"
+        )
+    return make_events(xytp["t"], layer, xytp["p"], xytp["x"], xytp["y"], source=source)
 
 
 def to_tonic(events: Events) -> npt.NDArray[np.void]:
@@ -213,15 +273,17 @@ def as_events(data: Any, source: str = "events") -> Events:
         if set(EVENT_DTYPE.names or ()) <= set(names):
             if arr.dtype == EVENT_DTYPE:
                 return arr.reshape(-1)
-            return make_events(arr["timestamp"], arr["layer"], arr["feature"], arr["x"], arr["y"])
+            return make_events(
+                arr["timestamp"], arr["layer"], arr["feature"], arr["x"], arr["y"], source=source
+            )
         if {"x", "y", "t", "p"} <= set(names):
-            return from_tonic(arr.reshape(-1), layer=DVS_LAYER)
+            return from_tonic(arr.reshape(-1), layer=DVS_LAYER, source=source)
         raise EventFormatError(
             f"{source}: structured array with fields {names} is neither chip events "
             f"(timestamp, layer, feature, x, y) nor tonic-style events (x, y, t, p)"
         )
     if arr.ndim == 2 and arr.shape[1] == 5 and (arr.size == 0 or arr.dtype.kind in "iu"):
-        return from_rows(arr)
+        return from_rows(arr, source=source)
     if arr.ndim == 1 and arr.size == 0:
         return empty_events()
     raise EventFormatError(
@@ -239,10 +301,13 @@ def load_events(path: str | Path, key: str | None = None) -> Events:
     Raises:
         EventFormatError: naming the file and what was expected.
     """
+    from deploy.limits import check_numpy_file
+
     p = Path(path)
+    check_numpy_file(p)
     try:
         loaded = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise EventFormatError(f"{p}: cannot read events ({exc})") from exc
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:

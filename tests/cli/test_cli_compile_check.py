@@ -189,7 +189,14 @@ def test_state_dict_with_arch(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert code == 2 and "nope" in stderr
     code, stdout, stderr = in_process(
-        capsys, "check", path, "--input-shape", "2,16,16", "--arch", "helpers.snn_models:build_tiny"
+        capsys,
+        "check",
+        path,
+        "--input-shape",
+        "2,16,16",
+        "--arch",
+        "helpers.snn_models:build_tiny",
+        "--trust-model-file",
     )
     assert code == 0, stderr
     assert "OK: the model fits speck2f" in stdout

@@ -93,8 +93,8 @@ def test_board_run_reports_board_vs_simulator(
 ) -> None:
     from samna_double import make_samna
 
+    import deploy.board as board_pkg
     import deploy.board.samna_access as access
-    import deploy.commands.run as run_cmd
     import hwconfig.samna_env as env
     from deploy.board import run_on_board
 
@@ -103,13 +103,13 @@ def test_board_run_reports_board_vs_simulator(
     monkeypatch.setattr(access, "load_samna", lambda samna=None, status=None: double)
     chosen: list[str] = []
 
-    def board_run(config: Any, events: Any, chip: Any, board: str, slow_clock_hz: int | None) -> Any:
+    def board_run(config: Any, chip: Any, events: Any, board: str, slow_clock_hz: int | None = None) -> Any:
         chosen.append(board)
         return run_on_board(
             config, chip, events, board, samna=double, clock=double.clock, sleep=double.clock.sleep
         )
 
-    monkeypatch.setattr(run_cmd, "run_board", board_run)
+    monkeypatch.setattr(board_pkg, "run_on_board", board_run)  # what deploy.runner calls
     out = tmp_path / "out"
     code, err = main(
         capsys, save_model(tmp_path), "--device", "speck2fdevkit:1", "--input-shape", "2,16,16",

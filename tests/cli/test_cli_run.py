@@ -31,6 +31,7 @@ OUTPUT_FILES = {
     "summary.json",
     "report.md",
     "report.html",
+    ".speck-deploy-output",  # marks the directory as the tool's own, so --force may replace it
 }
 FIGURE_IDS = {
     "fig-memory",
@@ -187,9 +188,16 @@ def test_existing_output_needs_force(workdir: Path) -> None:
     proc = cli(workdir / "tiny.pt", "--input-shape", SHAPE, "--dry-run", "-o", out)
     assert_user_error(proc, str(out), "--force")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    # A directory the tool did not write is never replaced, even with --force (issue 16).
     proc = cli(workdir / "tiny.pt", "--input-shape", SHAPE, "--dry-run", "-o", out, "--force", "-q")
+    assert_user_error(proc, str(out), "not written by deploy-model")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    fresh = workdir / "fresh"
+    proc = cli(workdir / "tiny.pt", "--input-shape", SHAPE, "--dry-run", "-o", fresh, "-q")
     assert proc.returncode == 0, proc.stderr
-    assert {p.name for p in out.iterdir()} == OUTPUT_FILES
+    proc = cli(workdir / "tiny.pt", "--input-shape", SHAPE, "--dry-run", "-o", fresh, "--force", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in fresh.iterdir()} == OUTPUT_FILES
 
 
 def test_input_file_tonic_events_and_label(workdir: Path, rng: np.random.Generator) -> None:

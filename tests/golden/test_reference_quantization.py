@@ -149,6 +149,7 @@ def test_state_dict_with_architecture_gives_the_same_integers(
         reference_file(name, "state_dict.pt"),
         architecture=f"arch_{name}:build",
         input_shape=tuple(res["input_shape"]),
+        trust_model_file=True,  # a module on sys.path outside models/ (issue 16)
     )
     q2 = quantize(normalize(loaded), get_chip("speck2f"))
     _, q1 = _compile(name)

@@ -67,7 +67,11 @@ def test_pickle_state_dict_and_nir_give_identical_graphs(tmp_path: Path, builder
 
     whole = normalize(load_model(tmp_path / "model.pt", input_shape=TINY_SHAPE))
     arch = f"helpers.snn_models:{builder.__name__}"
-    from_sd = normalize(load_model(tmp_path / "state_dict.pt", architecture=arch, input_shape=TINY_SHAPE))
+    from_sd = normalize(
+        load_model(
+            tmp_path / "state_dict.pt", architecture=arch, input_shape=TINY_SHAPE, trust_model_file=True
+        )
+    )
     from_nir = normalize(load_model(nir_path))
     from_memory = normalize(load_model(model, input_shape=TINY_SHAPE))
 
@@ -114,7 +118,10 @@ def test_checkpoint_dict_with_state_dict_key(tmp_path: Path) -> None:
     model = seeded(build_tiny)
     torch.save({"epoch": 3, "state_dict": model.state_dict()}, tmp_path / "ckpt.pt")
     loaded = load_model(
-        tmp_path / "ckpt.pt", architecture="helpers.snn_models:build_tiny", input_shape=TINY_SHAPE
+        tmp_path / "ckpt.pt",
+        architecture="helpers.snn_models:build_tiny",
+        trust_model_file=True,
+        input_shape=TINY_SHAPE,
     )
     assert graphs_equal(normalize(loaded), normalize(model, TINY_SHAPE)) == []
 
@@ -278,37 +285,38 @@ def test_state_dict_without_architecture(tmp_path: Path) -> None:
 def test_whole_module_with_architecture(tmp_path: Path) -> None:
     torch.save(seeded(build_tiny), tmp_path / "m.pt")
     with pytest.raises(ModelLoadError, match=r"holds a whole model .*drop `--arch`"):
-        load_model(tmp_path / "m.pt", architecture="helpers.snn_models:build_tiny")
+        load_model(tmp_path / "m.pt", architecture="helpers.snn_models:build_tiny", trust_model_file=True)
 
 
 def test_unknown_architecture_name_lists_models(tmp_path: Path) -> None:
     with pytest.raises(
-        ModelLoadError, match=r"cannot import the architecture 'no_such_net'.*(available models|no models)"
+        ModelLoadError,
+        match=r"cannot import the architecture 'no_such_net'.*bundled models: digits_ann2snn, digits_snn",
     ):
         load_model(_save_sd(tmp_path), architecture="no_such_net")
 
 
 def test_architecture_function_missing(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"'helpers\.snn_models' has no function 'nope'"):
-        load_model(_save_sd(tmp_path), architecture="helpers.snn_models:nope")
+        load_model(_save_sd(tmp_path), architecture="helpers.snn_models:nope", trust_model_file=True)
 
 
 def test_architecture_module_missing(tmp_path: Path) -> None:
     with pytest.raises(
         ModelLoadError, match=r"cannot import the architecture 'nopkg\.x:f'.*check the module path"
     ):
-        load_model(_save_sd(tmp_path), architecture="nopkg.x:f")
+        load_model(_save_sd(tmp_path), architecture="nopkg.x:f", trust_model_file=True)
 
 
 def test_architecture_not_returning_a_module(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"returned int, not a torch\.nn\.Module"):
-        load_model(_save_sd(tmp_path), architecture="helpers.snn_models:not_a_module")
+        load_model(_save_sd(tmp_path), architecture="helpers.snn_models:not_a_module", trust_model_file=True)
 
 
 def test_state_dict_missing_and_unexpected_keys(tmp_path: Path) -> None:
     path = _save_sd(tmp_path, seeded(build_conv_pool_linear))
     with pytest.raises(ModelLoadError) as err:
-        load_model(path, architecture="helpers.snn_models:build_tiny")
+        load_model(path, architecture="helpers.snn_models:build_tiny", trust_model_file=True)
     msg = str(err.value)
     assert "does not fit the architecture 'helpers.snn_models:build_tiny'" in msg
     assert "unexpected keys (in the file, not in the architecture): " in msg and "6.weight" in msg
@@ -324,7 +332,7 @@ def test_state_dict_shape_mismatch_names_the_key(tmp_path: Path) -> None:
         ModelLoadError,
         match=r"shape mismatches: 2\.weight: file \(3, 4, 3, 3\) vs architecture \(2, 4, 3, 3\)",
     ):
-        load_model(tmp_path / "sd.pt", architecture="helpers.snn_models:build_tiny")
+        load_model(tmp_path / "sd.pt", architecture="helpers.snn_models:build_tiny", trust_model_file=True)
 
 
 def test_state_dict_missing_key(tmp_path: Path) -> None:
@@ -334,7 +342,7 @@ def test_state_dict_missing_key(tmp_path: Path) -> None:
     with pytest.raises(
         ModelLoadError, match=r"missing keys \(in the architecture, not in the file\): 0\.weight"
     ):
-        load_model(tmp_path / "sd.pt", architecture="helpers.snn_models:build_tiny")
+        load_model(tmp_path / "sd.pt", architecture="helpers.snn_models:build_tiny", trust_model_file=True)
 
 
 def test_neither_module_nor_state_dict(tmp_path: Path) -> None:
@@ -431,7 +439,10 @@ def test_state_dict_saved_after_a_run_loads_its_neuron_state(tmp_path: Path) -> 
     model(torch.rand(3, *TINY_SHAPE))  # v_mem buffers now (1, F, H, W)
     torch.save(model.state_dict(), tmp_path / "sd.pt")
     loaded = load_model(
-        tmp_path / "sd.pt", architecture="helpers.snn_models:build_tiny", input_shape=TINY_SHAPE
+        tmp_path / "sd.pt",
+        architecture="helpers.snn_models:build_tiny",
+        trust_model_file=True,
+        input_shape=TINY_SHAPE,
     )
     g = normalize(loaded)
     assert g.layers[0].initial_state is not None
