@@ -352,6 +352,15 @@ def save_config(
     return target
 
 
+MAX_CONFIG_BYTES = 64 * 2**20
+"""Largest configuration file :func:`load_config` reads (64 MiB).
+
+The largest legal configuration — every core's kernel, neuron and bias memory full (SPECK_SEMANTICS §7.1,
+about 10⁶ words on speck2f) written by :func:`save_config` — is under 10 MB; a bigger file is not a
+configuration, and reading it whole would only spend memory.
+"""
+
+
 def load_config(path: str | os.PathLike[str], *, validate: bool = True) -> LoadedConfig:
     """Read a file written by :func:`save_config`.
 
@@ -362,10 +371,18 @@ def load_config(path: str | os.PathLike[str], *, validate: bool = True) -> Loade
     Raises:
         ConfigError: naming the file, for unreadable or non-JSON content, a non-object document, an
             unsupported ``schema_version``, an unknown chip, malformed provenance, unknown / missing /
-            mistyped fields, or (with ``validate``) an invalid configuration.
+            mistyped fields, or (with ``validate``) an invalid configuration; a file larger than
+            :data:`MAX_CONFIG_BYTES` is refused before it is read.
     """
     source = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{size:,} bytes is larger than any chip configuration (at most {MAX_CONFIG_BYTES:,} bytes "
+                "are read); this is not a configuration written by deploy-model",
+                source=source,
+            )
         text = Path(path).read_text(encoding="utf-8")
         data = json.loads(text, parse_constant=_reject_constant)
     except (OSError, UnicodeDecodeError, ValueError) as exc:

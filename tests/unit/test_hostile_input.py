@@ -362,6 +362,19 @@ def test_deeply_nested_config_json(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_oversized_config_json_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hwconfig.json_io as json_io
+
+    path = tmp_path / "huge.json"
+    path.write_text(" " * 2048 + "{}")
+    monkeypatch.setattr(json_io, "MAX_CONFIG_BYTES", 1024)
+    monkeypatch.setattr(Path, "read_text", lambda *a, **k: pytest.fail("the file was read"))
+    with pytest.raises(ConfigError, match=r"huge\.json.*2,050 bytes is larger than any chip configuration"):
+        load_config(path)
+
+
 def test_state_dict_with_non_string_keys(tmp_path: Path) -> None:
     path = tmp_path / "sd.pt"
     torch.save({0: torch.zeros(2), "a": torch.zeros(1)}, path)
