@@ -12,7 +12,7 @@ from helpers.snn_models import TINY_SHAPE, build_conv_pool_linear, seeded
 from deploy.errors import DeployError
 from deploy.inputs import poisson_events, tonic_to_chip
 from deploy.options import RunOptions
-from deploy.outdir import OutputExistsError
+from deploy.outdir import MARKER, OutputExistsError
 from deploy.runner import OUTPUT_FILES, RunResult, run_model, write_run_outputs
 from deploy.sim.events import save_events
 from deploy.sim.simulator import simulate
@@ -70,7 +70,7 @@ def test_events_file_input_is_used(tmp_path: Path, result: RunResult) -> None:
 
 def test_write_run_outputs_is_atomic_and_refuses_to_overwrite(tmp_path: Path, result: RunResult) -> None:
     out = write_run_outputs(result, tmp_path / "out", command=["deploy-model", "x"])
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, MARKER])
     loaded = load_config(out / "config.json")
     assert loaded.config == result.compiled.config and loaded.chip == "speck2f"
     with pytest.raises(OutputExistsError):
