@@ -18,9 +18,10 @@ emitting its spikes gives the reference's results. The rarely used options (no c
 weights, wrap/saturate, result checks, kernels with more than 64 taps) take a generic path that records
 sort keys instead.
 
-Every function has one explicit signature and is compiled once, eagerly, into numba's on-disk cache
-(``cache=True``): the first import on a fresh cache compiles (a few seconds; :func:`compile_kernels` says
-so), later imports load the machine code. ``scripts/install.sh`` runs :mod:`deploy.sim.warmup` so that a
+The three kernels (:func:`run_kernel`, ``_compute_event``, ``_compute_leak``) each have one explicit
+signature and are compiled once, eagerly, into numba's on-disk cache (``cache=True``): the first import
+on a fresh cache compiles (a few seconds; :func:`deploy.sim.warmup.load_kernels` announces it), later
+imports load the machine code. ``scripts/install.sh`` runs :mod:`deploy.sim.warmup` so that a
 user's first run is already warm.
 """
 
@@ -112,9 +113,12 @@ _OUT = _array(np.int64, 2)
 _I32A = _array(np.int32, 1)
 _I64A = _array(np.int64, 1)
 
-# One signature per function, compiled when this module is imported (or loaded from numba's cache). No
-# allocation happens inside the kernel, so the numba runtime (reference counting, atomic updates on every
-# array hand-over) is switched off; LLVM decides on inlining (forcing it multiplied the compile time).
+# Cold-start cost is LLVM optimising each compiled function's code once more in every caller that links
+# it, so there are only three compiled kernels, each with one explicit signature, compiled when this module
+# is imported (or loaded from numba's cache): run_kernel -> _compute_event, _compute_leak. The helpers
+# below are inlined into their one or two callers (numba IR inlining; they have no signature and are never
+# compiled on their own). No allocation happens inside the kernel, so the numba runtime (reference
+# counting, atomic updates on every array hand-over) is switched off.
 _JIT: dict[str, Any] = {
     "cache": True,
     "nogil": True,
@@ -122,9 +126,10 @@ _JIT: dict[str, Any] = {
     "error_model": "numpy",
     "_nrt": False,
 }
+_INLINE: dict[str, Any] = {**_JIT, "cache": False, "inline": "always"}
 
 
-@nb.njit(_I(_I, _I), **_JIT)
+@nb.njit(**_INLINE)
 def _fit(v: int, mode: int) -> int:
     if mode == OVF_WRAP:
         return ((v + 32768) & 65535) - 32768
@@ -133,7 +138,7 @@ def _fit(v: int, mode: int) -> int:
     return v
 
 
-@nb.njit(nt.void(_I64A, _I, _I, _I, _I, _I, _I, _I), **_JIT)
+@nb.njit(**_INLINE)
 def _set_error(err: Any, code: int, core: int, f: int, x: int, y: int, t: int, v: int) -> None:
     """Record error ``code`` (fields: core, f, x, y, t, value); the kernel then stops."""
     err[0] = code
@@ -145,7 +150,7 @@ def _set_error(err: Any, code: int, core: int, f: int, x: int, y: int, t: int, v
     err[6] = v
 
 
-@nb.njit(nt.void(_I64A, _I, _I), **_JIT)
+@nb.njit(**_INLINE)
 def _sort(a: Any, start: int, n: int) -> None:
     """Sort ``a[start:start+n]`` in place without allocating (Shell sort; keys are unique)."""
     gap = 1
@@ -162,10 +167,7 @@ def _sort(a: Any, start: int, n: int) -> None:
         gap //= 3
 
 
-@nb.njit(
-    nt.UniTuple(_I, 3)(_I32A, _array(np.int32, 1, True), _I, _I, _I, _I, _I, _I, _array(np.uint64, 1), _I),
-    **_JIT,
-)
+@nb.njit(**_INLINE)
 def _row_fast(
     S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
 ) -> tuple[int, int, int]:
@@ -198,12 +200,7 @@ def _row_fast(
     return anyf, lo, hi
 
 
-@nb.njit(
-    nt.UniTuple(_I, 3)(
-        _I32A, _array(np.int32, 1, True), _I, _I, _I, _I, _I, _I, _I, _I, _I, _I, _array(np.bool_, 1)
-    ),
-    **_JIT,
-)
+@nb.njit(**_INLINE)
 def _row_generic(
     S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, rtz: int, clamp: int, skipzero: int,
     ovf: int, check_sum: int, fl: Any,
@@ -239,7 +236,7 @@ def _row_generic(
     return anyf, lo, hi
 
 
-@nb.njit(_I(_I, _I, _I, _I, _I, _I, _array(np.int64, 2)), **_JIT)
+@nb.njit(**_INLINE)
 def _valid_taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int, lst: Any) -> int:
     """The taps (k_i, o) of one axis that input coordinate ``d`` reaches, k_i ascending, into ``lst``;
     returns their number (``slog``: log2 of the stride, -1 if it is not a power of two)."""
@@ -404,7 +401,7 @@ def _compute_leak(L: int, t: int, net: Any, wk: Any) -> int:
     return nsp
 
 
-@nb.njit(_I(_OUT, _I, _I, _I, _I, _I, _I, _I), **_JIT)
+@nb.njit(**_INLINE)
 def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> int:
     """Write output row ``n`` if it fits and return ``n + 1``; the caller re-runs with a larger buffer if
     the count exceeds the buffer."""
@@ -418,14 +415,14 @@ def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monito
     return n + 1
 
 
-@nb.njit(nt.void(_I, _array(np.int64, 1, True), _I64A), **_JIT)
+@nb.njit(**_INLINE)
 def _readout(f: int, opt: Any, readout: Any) -> None:
     cls = f // 4 + 1 if opt[O_ERRATUM] != 0 else f
     if 0 <= cls < readout.shape[0]:
         readout[cls] += 1
 
 
-@nb.njit(nt.boolean(_I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
+@nb.njit(**_INLINE)
 def _admit(src: int, D: int, f: int, x: int, y: int, t: int, net: Any, wk: Any) -> bool:
     """Whether event (f, x, y) from ``src`` fits core D's input; if not, count a drop or record an error."""
     P = net.P
@@ -438,7 +435,7 @@ def _admit(src: int, D: int, f: int, x: int, y: int, t: int, net: Any, wk: Any) 
     return False
 
 
-@nb.njit(nt.void(_array(np.int64, 2), _I, _I, _I, _I), **_JIT)
+@nb.njit(**_INLINE)
 def _push_frame(fr: Any, row: int, L: int, mode: int, nsp: int) -> None:
     """Frame ``row`` of the stack := core ``L``'s ``nsp`` new spikes (mode 0 event, 1 leak), none started."""
     fr[row, 0] = L
@@ -448,7 +445,7 @@ def _push_frame(fr: Any, row: int, L: int, mode: int, nsp: int) -> None:
     fr[row, 4] = 0
 
 
-@nb.njit(_I(_I, _I, NET_TYPE, WORK_TYPE, _OUT, _I), **_JIT)
+@nb.njit(**_INLINE)
 def _drain(t: int, sp: int, net: Any, wk: Any, out: Any, nout: int) -> int:
     """Run the depth-first cascade of the frames on the stack until it is empty; returns the output rows.
 
@@ -532,24 +529,6 @@ def _drain(t: int, sp: int, net: Any, wk: Any, out: Any, nout: int) -> int:
     return nout
 
 
-@nb.njit(_I(_I, NET_TYPE, WORK_TYPE, _OUT, _I), **_JIT)
-def _tick(t: int, net: Any, wk: Any, out: Any, nout: int) -> int:
-    """One slow-clock tick at ``t`` on every used core with leak enabled, each with its cascade."""
-    P = net.P
-    for L in range(P.shape[0]):
-        if P[L, USED] == 0 or P[L, LEAK] == 0:
-            continue
-        nsp = _compute_leak(L, t, net, wk)
-        if wk.err[0] != ERR_NONE:
-            return nout
-        if nsp > 0:
-            _push_frame(wk.fr, 0, L, 1, nsp)
-            nout = _drain(t, 1, net, wk, out, nout)
-            if wk.err[0] != ERR_NONE:
-                return nout
-    return nout
-
-
 @nb.njit(
     nt.UniTuple(_I, 3)(_OUT, _I64A, _I, NET_TYPE, WORK_TYPE, _OUT, _I, _I, _I),
     **_JIT,
@@ -571,49 +550,75 @@ def run_kernel(
     """
     nout = nout0
     ti = ti0
+    e = e0
     nev = ev.shape[0]
     ntick = ticks.shape[0]
-    for e in range(e0, nev + 1):
-        if e > e0 and 2 * nout > out.shape[0]:
-            return nout, ti, e
-        while ti < ntick and (e == nev or ticks[ti] <= ev[e, 0]):
-            ti += 1
-            nout = _tick(ticks[ti - 1], net, wk, out, nout)
-            if wk.err[0] != ERR_NONE:
-                return nout, ti, e
-        if more_ticks != 0 and ti == ntick:
-            return nout, ti, e  # the next chunk may hold ticks before event e
-        if e == nev:
-            break
-        layer = ev[e, 1]
-        if layer < 0:
-            continue
-        t = ev[e, 0]
-        f = ev[e, 2]
-        x = ev[e, 3]
-        y = ev[e, 4]
-        if layer == READOUT_LAYER:
-            _readout(f, net.opt, wk.readout)
-            continue
-        n_targets = 1
-        if layer == DVS_LAYER:
-            n_targets = 2
-            if net.opt[O_DVSMON] != 0:
-                nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
-        for s in range(n_targets):
-            D = layer
+    P = net.P
+    n_cores = P.shape[0]
+    # The root jobs, one at a time: the cores of the current tick (tick_core < n_cores), or the targets of
+    # the current event (target < n_targets); then the depth-first cascade of the job's spikes.
+    tick_core = n_cores
+    t_tick = 0
+    target = n_targets = 0
+    started = False  # event e has been started (its targets are being or have been run)
+    layer = f = x = y = t = 0
+    while True:
+        if tick_core < n_cores:
+            L = tick_core
+            tick_core += 1
+            if P[L, USED] == 0 or P[L, LEAK] == 0:
+                continue
+            t = t_tick
+            mode = 1
+            nsp = _compute_leak(L, t, net, wk)
+        elif target < n_targets:
+            L = layer
+            target += 1
             if layer == DVS_LAYER:
-                D = net.dvs_dest[s]
-                if D < 0:
+                L = net.dvs_dest[target - 1]
+                if L < 0:
                     continue
-                if not _admit(DVS_LAYER, D, f, x, y, t, net, wk):
+                if not _admit(DVS_LAYER, L, f, x, y, t, net, wk):
                     if wk.err[0] != ERR_NONE:
                         return nout, ti, e
                     continue
-            nsp = _compute_event(D, f, x, y, t, net, wk)
-            if nsp > 0:
-                _push_frame(wk.fr, 0, D, 0, nsp)
-                nout = _drain(t, 1, net, wk, out, nout)
-            if wk.err[0] != ERR_NONE:
+            mode = 0
+            nsp = _compute_event(L, f, x, y, t, net, wk)
+        else:
+            if started:
+                e += 1
+                started = False
+            if e > e0 and 2 * nout > out.shape[0]:
                 return nout, ti, e
-    return nout, ti, nev + 1
+            if ti < ntick and (e == nev or ticks[ti] <= ev[e, 0]):
+                t_tick = ticks[ti]
+                ti += 1
+                tick_core = 0
+                continue
+            if more_ticks != 0 and ti == ntick:
+                return nout, ti, e  # the next chunk may hold ticks before event e
+            if e == nev:
+                return nout, ti, nev + 1
+            started = True
+            t = ev[e, 0]
+            layer = ev[e, 1]
+            f = ev[e, 2]
+            x = ev[e, 3]
+            y = ev[e, 4]
+            target = 0
+            n_targets = 1
+            if layer < 0:
+                n_targets = 0
+            elif layer == READOUT_LAYER:
+                _readout(f, net.opt, wk.readout)
+                n_targets = 0
+            elif layer == DVS_LAYER:
+                n_targets = 2
+                if net.opt[O_DVSMON] != 0:
+                    nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
+            continue
+        if wk.err[0] == ERR_NONE and nsp > 0:
+            _push_frame(wk.fr, 0, L, mode, nsp)
+            nout = _drain(t, 1, net, wk, out, nout)
+        if wk.err[0] != ERR_NONE:
+            return nout, ti, e
