@@ -18,11 +18,10 @@ emitting its spikes gives the reference's results. The rarely used options (no c
 weights, wrap/saturate, result checks, kernels with more than 64 taps) take a generic path that records
 sort keys instead.
 
-The three kernels (:func:`run_kernel`, ``_compute_event``, ``_compute_leak``) each have one explicit
-signature and are compiled once, eagerly, into numba's on-disk cache (``cache=True``): the first import
-on a fresh cache compiles (a few seconds; :func:`deploy.sim.warmup.load_kernels` announces it), later
-imports load the machine code. ``scripts/install.sh`` runs :mod:`deploy.sim.warmup` so that a
-user's first run is already warm.
+Cold start: each compiled function has one explicit signature and is compiled once, eagerly, into numba's
+on-disk cache (``cache=True``) when this module is first imported on a fresh cache (a few seconds;
+:func:`deploy.sim.warmup.load_kernels` announces it); later imports load the machine code.
+``scripts/install.sh`` runs :mod:`deploy.sim.warmup` so that a user's first run is already warm.
 """
 
 from __future__ import annotations
@@ -113,12 +112,12 @@ _OUT = _array(np.int64, 2)
 _I32A = _array(np.int32, 1)
 _I64A = _array(np.int64, 1)
 
-# Cold-start cost is LLVM optimising each compiled function's code once more in every caller that links
-# it, so there are only three compiled kernels, each with one explicit signature, compiled when this module
-# is imported (or loaded from numba's cache): run_kernel -> _compute_event, _compute_leak. The helpers
-# below are inlined into their one or two callers (numba IR inlining; they have no signature and are never
-# compiled on their own). No allocation happens inside the kernel, so the numba runtime (reference
-# counting, atomic updates on every array hand-over) is switched off.
+# Compile time goes to numba typing inlined code (``inline="always"`` re-types the callee at every call
+# site) and to LLVM optimising each compiled function again in every caller that links it. So: the three
+# kernels run_kernel -> _compute_event, _compute_leak are compiled separately, the cascade is one loop in
+# run_kernel, the row loops are inlined into their single call sites, and the small helpers are compiled
+# once each. No allocation happens inside the kernel, so the numba runtime (reference counting, atomic
+# updates on every array hand-over) is switched off.
 _JIT: dict[str, Any] = {
     "cache": True,
     "nogil": True,
@@ -129,7 +128,7 @@ _JIT: dict[str, Any] = {
 _INLINE: dict[str, Any] = {**_JIT, "cache": False, "inline": "always"}
 
 
-@nb.njit(**_INLINE)
+@nb.njit(_I(_I, _I), **_JIT)
 def _fit(v: int, mode: int) -> int:
     if mode == OVF_WRAP:
         return ((v + 32768) & 65535) - 32768
@@ -138,7 +137,7 @@ def _fit(v: int, mode: int) -> int:
     return v
 
 
-@nb.njit(**_INLINE)
+@nb.njit(nt.void(_I64A, _I, _I, _I, _I, _I, _I, _I), **_JIT)
 def _set_error(err: Any, code: int, core: int, f: int, x: int, y: int, t: int, v: int) -> None:
     """Record error ``code`` (fields: core, f, x, y, t, value); the kernel then stops."""
     err[0] = code
@@ -150,7 +149,7 @@ def _set_error(err: Any, code: int, core: int, f: int, x: int, y: int, t: int, v
     err[6] = v
 
 
-@nb.njit(**_INLINE)
+@nb.njit(nt.void(_I64A, _I, _I), **_JIT)
 def _sort(a: Any, start: int, n: int) -> None:
     """Sort ``a[start:start+n]`` in place without allocating (Shell sort; keys are unique)."""
     gap = 1
@@ -236,7 +235,7 @@ def _row_generic(
     return anyf, lo, hi
 
 
-@nb.njit(**_INLINE)
+@nb.njit(_I(_I, _I, _I, _I, _I, _I, _array(np.int64, 2)), **_JIT)
 def _valid_taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int, lst: Any) -> int:
     """The taps (k_i, o) of one axis that input coordinate ``d`` reaches, k_i ascending, into ``lst``;
     returns their number (``slog``: log2 of the stride, -1 if it is not a power of two)."""
@@ -401,7 +400,7 @@ def _compute_leak(L: int, t: int, net: Any, wk: Any) -> int:
     return nsp
 
 
-@nb.njit(**_INLINE)
+@nb.njit(_I(_OUT, _I, _I, _I, _I, _I, _I, _I), **_JIT)
 def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> int:
     """Write output row ``n`` if it fits and return ``n + 1``; the caller re-runs with a larger buffer if
     the count exceeds the buffer."""
@@ -415,14 +414,14 @@ def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monito
     return n + 1
 
 
-@nb.njit(**_INLINE)
+@nb.njit(nt.void(_I, _array(np.int64, 1, True), _I64A), **_JIT)
 def _readout(f: int, opt: Any, readout: Any) -> None:
     cls = f // 4 + 1 if opt[O_ERRATUM] != 0 else f
     if 0 <= cls < readout.shape[0]:
         readout[cls] += 1
 
 
-@nb.njit(**_INLINE)
+@nb.njit(nt.boolean(_I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
 def _admit(src: int, D: int, f: int, x: int, y: int, t: int, net: Any, wk: Any) -> bool:
     """Whether event (f, x, y) from ``src`` fits core D's input; if not, count a drop or record an error."""
     P = net.P
@@ -443,90 +442,6 @@ def _push_frame(fr: Any, row: int, L: int, mode: int, nsp: int) -> None:
     fr[row, 2] = nsp
     fr[row, 3] = 0
     fr[row, 4] = 0
-
-
-@nb.njit(**_INLINE)
-def _drain(t: int, sp: int, net: Any, wk: Any, out: Any, nout: int) -> int:
-    """Run the depth-first cascade of the frames on the stack until it is empty; returns the output rows.
-
-    Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 current spike index,
-    4 phase (0 spike not started, 1 slot 0 next, 2 slot 1 next, 3 slots done), 5 f, 6 x, 7 y.
-    """
-    P = net.P
-    opt = net.opt
-    dest = net.dest
-    fr = wk.fr
-    dec = wk.dec
-    trace = opt[O_TRACE] != 0
-    while sp > 0:
-        i = sp - 1
-        L = fr[i, 0]
-        phase = fr[i, 4]
-        if phase == 0:  # next pending spike of this frame: decimator, monitor
-            if fr[i, 3] >= fr[i, 2]:
-                sp -= 1
-                continue
-            if fr[i, 1] == 0:
-                packed = wk.scratch[P[L, SCOFF] + fr[i, 3]]
-            else:
-                packed = wk.lscratch[P[L, LSCOFF] + fr[i, 3]]
-            n = P[L, DECN]
-            if n > 0:
-                c0 = dec[L]
-                dec[L] += 1
-                if c0 % n != P[L, DECPH]:
-                    fr[i, 3] += 1
-                    continue
-            fr[i, 5] = (packed >> PACK_F) & 1023
-            fr[i, 6] = (packed >> PACK_X) & 127
-            fr[i, 7] = packed & 127
-            wk.cnt[C_EMIT, L] += 1
-            mon = P[L, MON]
-            if mon != 0 or trace:
-                nout = _append(out, nout, t, L, fr[i, 5], fr[i, 6], fr[i, 7], mon)
-            phase = 1
-        pushed = False
-        while phase <= 2:  # destination slots 0 then 1; a slot whose event makes spikes pushes a frame
-            s = phase - 1
-            phase += 1
-            if dest[L, s, 0] == 0:
-                continue
-            D = dest[L, s, 1]
-            p = dest[L, s, 2]
-            nf = fr[i, 5] + dest[L, s, 3]
-            if p == 1:
-                nx = fr[i, 6]
-                ny = fr[i, 7]
-            elif p == 2:
-                nx = fr[i, 6] >> 1
-                ny = fr[i, 7] >> 1
-            elif p == 4:
-                nx = fr[i, 6] >> 2
-                ny = fr[i, 7] >> 2
-            else:
-                nx = fr[i, 6] // p
-                ny = fr[i, 7] // p
-            if D == READOUT_LAYER:
-                _readout(nf, opt, wk.readout)
-                continue
-            if not _admit(L, D, nf, nx, ny, t, net, wk):
-                if wk.err[0] != ERR_NONE:
-                    return nout
-                continue
-            nsp = _compute_event(D, nf, nx, ny, t, net, wk)
-            if wk.err[0] != ERR_NONE:
-                return nout
-            if nsp > 0:
-                _push_frame(fr, sp, D, 0, nsp)
-                pushed = True
-                break
-        if pushed:
-            fr[i, 4] = phase
-            sp += 1
-            continue
-        fr[i, 3] += 1
-        fr[i, 4] = 0
-    return nout
 
 
 @nb.njit(
@@ -554,23 +469,93 @@ def run_kernel(
     nev = ev.shape[0]
     ntick = ticks.shape[0]
     P = net.P
+    opt = net.opt
+    dest = net.dest
+    fr = wk.fr
+    dec = wk.dec
+    trace = opt[O_TRACE] != 0
     n_cores = P.shape[0]
-    # The root jobs, one at a time: the cores of the current tick (tick_core < n_cores), or the targets of
-    # the current event (target < n_targets); then the depth-first cascade of the job's spikes.
+    # One loop, one step per iteration. While the frame stack is not empty (sp > 0), the step advances the
+    # depth-first cascade: the top frame's next spike (decimator, monitor), or its next destination slot.
+    # Otherwise it takes the next root job: a core of the current tick (tick_core < n_cores), a target of
+    # the current event (target < n_targets), or the next tick or event. A step that yields an input
+    # computes it (leak of core L, or event (nf, nx, ny) into core L) and pushes a frame of its spikes.
+    # Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 current spike
+    # index, 4 phase (0 spike not started, 1 slot 0 next, 2 slot 1 next, 3 slots done), 5 f, 6 x, 7 y.
+    sp = 0
     tick_core = n_cores
     t_tick = 0
     target = n_targets = 0
     started = False  # event e has been started (its targets are being or have been run)
     layer = f = x = y = t = 0
     while True:
-        if tick_core < n_cores:
+        leak = False
+        if sp > 0:
+            i = sp - 1
+            L = fr[i, 0]
+            phase = fr[i, 4]
+            if phase == 0:  # next pending spike of this frame: decimator, monitor
+                if fr[i, 3] >= fr[i, 2]:
+                    sp -= 1
+                    continue
+                if fr[i, 1] == 0:
+                    packed = wk.scratch[P[L, SCOFF] + fr[i, 3]]
+                else:
+                    packed = wk.lscratch[P[L, LSCOFF] + fr[i, 3]]
+                n = P[L, DECN]
+                if n > 0:
+                    c0 = dec[L]
+                    dec[L] += 1
+                    if c0 % n != P[L, DECPH]:
+                        fr[i, 3] += 1
+                        continue
+                fr[i, 5] = (packed >> PACK_F) & 1023
+                fr[i, 6] = (packed >> PACK_X) & 127
+                fr[i, 7] = packed & 127
+                wk.cnt[C_EMIT, L] += 1
+                mon = P[L, MON]
+                if mon != 0 or trace:
+                    nout = _append(out, nout, t, L, fr[i, 5], fr[i, 6], fr[i, 7], mon)
+                phase = 1
+            if phase > 2:  # both destination slots done
+                fr[i, 3] += 1
+                fr[i, 4] = 0
+                continue
+            s = phase - 1
+            fr[i, 4] = phase + 1
+            if dest[L, s, 0] == 0:
+                continue
+            D = dest[L, s, 1]
+            p = dest[L, s, 2]
+            nf = fr[i, 5] + dest[L, s, 3]
+            if p == 1:
+                nx = fr[i, 6]
+                ny = fr[i, 7]
+            elif p == 2:
+                nx = fr[i, 6] >> 1
+                ny = fr[i, 7] >> 1
+            elif p == 4:
+                nx = fr[i, 6] >> 2
+                ny = fr[i, 7] >> 2
+            else:
+                nx = fr[i, 6] // p
+                ny = fr[i, 7] // p
+            if D == READOUT_LAYER:
+                _readout(nf, opt, wk.readout)
+                continue
+            if not _admit(L, D, nf, nx, ny, t, net, wk):
+                if wk.err[0] != ERR_NONE:
+                    return nout, ti, e
+                continue
+            L = D
+        elif tick_core < n_cores:
             L = tick_core
             tick_core += 1
             if P[L, USED] == 0 or P[L, LEAK] == 0:
                 continue
             t = t_tick
-            mode = 1
-            nsp = _compute_leak(L, t, net, wk)
+            leak = True
+            nf = nx = ny = 0
         elif target < n_targets:
             L = layer
             target += 1
@@ -582,8 +567,9 @@ def run_kernel(
                     if wk.err[0] != ERR_NONE:
                         return nout, ti, e
                     continue
-            mode = 0
-            nsp = _compute_event(L, f, x, y, t, net, wk)
+            nf = f
+            nx = x
+            ny = y
         else:
             if started:
                 e += 1
@@ -610,15 +596,19 @@ def run_kernel(
             if layer < 0:
                 n_targets = 0
             elif layer == READOUT_LAYER:
-                _readout(f, net.opt, wk.readout)
+                _readout(f, opt, wk.readout)
                 n_targets = 0
             elif layer == DVS_LAYER:
                 n_targets = 2
-                if net.opt[O_DVSMON] != 0:
+                if opt[O_DVSMON] != 0:
                     nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
             continue
-        if wk.err[0] == ERR_NONE and nsp > 0:
-            _push_frame(wk.fr, 0, L, mode, nsp)
-            nout = _drain(t, 1, net, wk, out, nout)
+        if leak:  # noqa: SIM108 - each inlined function keeps a single call site
+            nsp = _compute_leak(L, t, net, wk)
+        else:
+            nsp = _compute_event(L, nf, nx, ny, t, net, wk)
         if wk.err[0] != ERR_NONE:
             return nout, ti, e
+        if nsp > 0:
+            _push_frame(fr, sp, L, 1 if leak else 0, nsp)
+            sp += 1
