@@ -63,8 +63,9 @@ class TickSpan:
         start, period, k0, k1 = self._clock()
         return k1 - k0, (round(start + (k1 - 1) * period) if k1 > k0 else None)
 
-    def chunks(self, size: int = CHUNK) -> Iterator[npt.NDArray[np.int64]]:
-        """The tick times in order, as int64 arrays of at most ``size`` entries."""
+    def chunks(self, size: int | None = None) -> Iterator[npt.NDArray[np.int64]]:
+        """The tick times in order, as int64 arrays of at most ``size`` (default :data:`CHUNK`) entries."""
+        size = size or CHUNK
         explicit = self._explicit()
         if explicit is not None:
             for i in range(0, len(explicit), size):
