@@ -113,11 +113,13 @@ _I32A = _array(np.int32, 1)
 _I64A = _array(np.int64, 1)
 
 # Compile time goes to numba typing inlined code (``inline="always"`` re-types the callee at every call
-# site) and to LLVM optimising each compiled function again in every caller that links it. So: the three
-# kernels run_kernel -> _compute_event, _compute_leak are compiled separately, the cascade is one loop in
-# run_kernel, the row loops are inlined into their single call sites, and the small helpers are compiled
-# once each. No allocation happens inside the kernel, so the numba runtime (reference counting, atomic
-# updates on every array hand-over) is switched off.
+# site) and to LLVM optimising each compiled function again in every caller that links it; run time goes
+# to the rows and to passing the Net/Work tuples on every call of a compiled function. So run_kernel holds
+# the cascade loop with the default-option event path (_compute_event, the row loop and the emission)
+# inlined at their single call sites, while the rarely run code (_compute_event_generic for the other
+# options, _compute_leak for slow-clock ticks) and the small helpers are compiled once each. No allocation
+# happens inside the kernel, so the numba runtime (reference counting, atomic updates on every array
+# hand-over) is switched off.
 _JIT: dict[str, Any] = {
     "cache": True,
     "nogil": True,
@@ -262,6 +264,62 @@ def _valid_taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int,
 
 
 @nb.njit(_I(_I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
+def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any, wk: Any) -> int:
+    """:func:`_compute_event` for every option (§12 ``synop``), taps already in ``wk.xol``/``wk.yol``.
+
+    Firing neurons get the sort key ``f·nkx·nky + ix·nky + iy``; the keys are sorted before emission.
+    """
+    P = net.P
+    opt = net.opt
+    S = wk.S
+    xol = wk.xol
+    yol = wk.yol
+    scratch = wk.scratch
+    F = P[L, F_]
+    k = P[L, K_]
+    Hout = P[L, HOUT]
+    thr = P[L, THR]
+    thrlo = P[L, THRLO]
+    rtz = P[L, RTZ]
+    clamp = opt[O_CLAMP]
+    skipzero = opt[O_SKIPZERO]
+    ovf = opt[O_OVF]
+    check_sum = opt[O_CHECK] == CHECK_SUM
+    woff = P[L, WOFF]
+    soff = P[L, SOFF]
+    sc = P[L, SCOFF]
+    nk2 = nkx * nky
+    nsp = 0
+    fl = wk.fl
+    synops = 0
+    for ix in range(nkx):
+        xo = xol[ix, 1]
+        for iy in range(nky):
+            yo = yol[iy, 1]
+            tap = (c * k + xol[ix, 0]) * k + yol[iy, 0]
+            wb = woff + tap * F
+            sb = soff + (xo * Hout + yo) * F
+            synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
+            anyf, lo, hi = _row_generic(
+                S, net.W, sb, wb, F, thr, thrlo, rtz, clamp, skipzero, ovf, check_sum, fl
+            )
+            if ovf == OVF_ERROR and (lo < -32768 or hi > 32767):
+                _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yo, t, hi if hi > 32767 else lo)
+                return 0
+            if anyf:
+                base = ix * nky + iy
+                for f in range(F):
+                    if fl[f]:
+                        scratch[sc + nsp] = ((f * nk2 + base) << 24) | (f << PACK_F) | (xo << PACK_X) | yo
+                        nsp += 1
+    wk.cnt[C_SYNOPS, L] += synops
+    wk.cnt[C_GEN, L] += nsp
+    if nsp > 1:
+        _sort(scratch, sc, nsp)
+    return nsp
+
+
+@nb.njit(**_INLINE)
 def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) -> int:
     """Apply one input event to core L; write its firing neurons, in emission order, to L's scratch."""
     P = net.P
@@ -321,33 +379,7 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
                         b += np.uint64(1)
         wk.cnt[C_GEN, L] += nsp
         return nsp
-    fl = wk.fl
-    synops = 0
-    for ix in range(nkx):
-        xo = xol[ix, 1]
-        for iy in range(nky):
-            yo = yol[iy, 1]
-            tap = (c * k + xol[ix, 0]) * k + yol[iy, 0]
-            wb = woff + tap * F
-            sb = soff + (xo * Hout + yo) * F
-            synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
-            anyf, lo, hi = _row_generic(
-                S, net.W, sb, wb, F, thr, thrlo, rtz, clamp, skipzero, ovf, check_sum, fl
-            )
-            if ovf == OVF_ERROR and (lo < -32768 or hi > 32767):
-                _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yo, t, hi if hi > 32767 else lo)
-                return 0
-            if anyf:
-                base = ix * nky + iy
-                for f in range(F):
-                    if fl[f]:
-                        scratch[sc + nsp] = ((f * nk2 + base) << 24) | (f << PACK_F) | (xo << PACK_X) | yo
-                        nsp += 1
-    wk.cnt[C_SYNOPS, L] += synops
-    wk.cnt[C_GEN, L] += nsp
-    if nsp > 1:
-        _sort(scratch, sc, nsp)
-    return nsp
+    return _compute_event_generic(L, c, t, nkx, nky, net, wk)
 
 
 @nb.njit(_I(_I, _I, NET_TYPE, WORK_TYPE), **_JIT)
@@ -421,17 +453,19 @@ def _readout(f: int, opt: Any, readout: Any) -> None:
         readout[cls] += 1
 
 
-@nb.njit(nt.boolean(_I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
-def _admit(src: int, D: int, f: int, x: int, y: int, t: int, net: Any, wk: Any) -> bool:
-    """Whether event (f, x, y) from ``src`` fits core D's input; if not, count a drop or record an error."""
-    P = net.P
-    if 0 <= f < P[D, C_] and 0 <= x < P[D, WIN] and 0 <= y < P[D, HIN]:
-        return True
-    if net.opt[O_OOR] != 0:
-        _set_error(wk.err, ERR_RANGE, src, f, x, y, t, D)
+@nb.njit(**_INLINE)
+def _fits(D: int, f: int, x: int, y: int, P: Any) -> bool:
+    """Whether event (f, x, y) fits core D's input."""
+    return 0 <= f < P[D, C_] and 0 <= x < P[D, WIN] and 0 <= y < P[D, HIN]
+
+
+@nb.njit(nt.void(_I, _I, _I, _I, _I, _I, _array(np.int64, 1, True), _I64A, _array(np.int64, 2)), **_JIT)
+def _reject(src: int, D: int, f: int, x: int, y: int, t: int, opt: Any, err: Any, cnt: Any) -> None:
+    """An event from ``src`` that does not fit core D: count a drop, or record an error (``out_of_range``)."""
+    if opt[O_OOR] != 0:
+        _set_error(err, ERR_RANGE, src, f, x, y, t, D)
     else:
-        wk.cnt[C_DROPPED, D] += 1
-    return False
+        cnt[C_DROPPED, D] += 1
 
 
 @nb.njit(**_INLINE)
@@ -543,7 +577,8 @@ def run_kernel(
             if D == READOUT_LAYER:
                 _readout(nf, opt, wk.readout)
                 continue
-            if not _admit(L, D, nf, nx, ny, t, net, wk):
+            if not _fits(D, nf, nx, ny, P):
+                _reject(L, D, nf, nx, ny, t, opt, wk.err, wk.cnt)
                 if wk.err[0] != ERR_NONE:
                     return nout, ti, e
                 continue
@@ -563,7 +598,8 @@ def run_kernel(
                 L = net.dvs_dest[target - 1]
                 if L < 0:
                     continue
-                if not _admit(DVS_LAYER, L, f, x, y, t, net, wk):
+                if not _fits(L, f, x, y, P):
+                    _reject(DVS_LAYER, L, f, x, y, t, opt, wk.err, wk.cnt)
                     if wk.err[0] != ERR_NONE:
                         return nout, ti, e
                     continue
