@@ -87,7 +87,7 @@ from deploy.sim.layout import (
     Net,
     Work,
 )
-from hwconfig.config import DVS_LAYER, READOUT_LAYER
+from hwconfig.config import DVS_LAYER, N_DESTINATIONS, READOUT_LAYER
 
 
 def _array(dtype: Any, ndim: int, readonly: bool = False) -> Any:
@@ -551,7 +551,7 @@ def run_kernel(
                 if mon != 0 or trace:
                     nout = _append(out, nout, t, L, fr[i, 5], fr[i, 6], fr[i, 7], mon)
                 phase = 1
-            if phase > 2:  # both destination slots done
+            if phase > N_DESTINATIONS:  # every destination slot done
                 fr[i, 3] += 1
                 fr[i, 4] = 0
                 continue
@@ -635,7 +635,7 @@ def run_kernel(
                 _readout(f, opt, wk.readout)
                 n_targets = 0
             elif layer == DVS_LAYER:
-                n_targets = 2
+                n_targets = N_DESTINATIONS
                 if opt[O_DVSMON] != 0:
                     nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
             continue
