@@ -6,6 +6,11 @@ threshold per spike or resets to zero, then clamps at ``min_v_mem``. Spikes reac
 same time step. The same function runs float and integer graphs, so float and quantised networks can be
 compared layer by layer; the integer graph is evaluated exactly (float64 holding integers), the float
 graph in float32 like sinabs.
+
+Why there are two time-stepped evaluators: this one runs the compiler's graphs (before placement, float or
+integer, with DVS input handling), so float and quantised models can be compared; the other,
+:mod:`deploy.sim.timestepped`, runs a placed :class:`~hwconfig.config.ChipConfig` (cores, destinations,
+pooling, feature shifts) and is what the simulator benchmark and the simulator agreement checks use.
 """
 
 from __future__ import annotations

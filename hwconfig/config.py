@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 N_CNN_LAYERS = 9
 N_DESTINATIONS = 2
+READOUT_LAYER = 12  # layer id of the readout (post-processing) layer (SPECK_SEMANTICS §6)
+DVS_LAYER = 13  # layer id of the DVS input layer in events and monitor output (§5)
 
 
 class _Node:

@@ -1,21 +1,29 @@
-"""Benchmark of the event-driven simulator against the time-stepped (torch) evaluation.
+"""Benchmark of the event-driven simulator against the time-stepped (sinabs-style) forward in torch.
 
-Two networks, built directly as ChipConfigs with random integer weights:
+Two networks as sinabs users build them, as ChipConfigs with random integer weights:
 
-- N-MNIST-like: 2×34×34 → conv 8 k3 p1 → pool 2 → conv 16 k3 p1 → pool 2 → Linear 16·8·8 → 10 (as conv k8).
-- DVS-gesture-like (7 cores): 2×128×128 → conv 16 k3 s2 p1 (64×64) → pool 2 → conv 32 k3 p1 → pool 2 →
-  conv 64 k3 p1 → pool 2 → conv 64 k3 p1 → pool 2 → conv 64 k3 p1 → pool 2 → Linear 64·2·2 → 64 (conv k2)
-  → Linear 64 → 11 (conv k1). Every core fits its memory (SPECK_SEMANTICS §7.1).
+- N-MNIST-like: 2×34×34 → conv 8 k3 p1 → pool 2 → conv 16 k3 p1 → pool 2 → Linear 16·8·8 → 10 (conv k8).
+- DVS-gesture-like (7 cores): 2×128×128 → conv 8 k3 s2 p1 (64×64) → pool 2 → conv 16 k3 p1 → pool 2 →
+  conv 32 k3 p1 → pool 2 → conv 64 k3 p1 → pool 2 → conv 64 k3 p1 → pool 2 → Linear 64·2·2 → 32 (conv k2)
+  → Linear 32 → 11 (conv k1). Every core fits its memory (SPECK_SEMANTICS §7.1).
 
-Input: independent Bernoulli pixels at 1 %, 2 %, 5 % density per bin, 100 bins of 1 ms. Both simulators run
-single-threaded (``torch.set_num_threads(1)``) on the same input in the same process, after a warm-up;
-the median of the repeats is reported. Usage: ``python scripts/bench_sim.py [--repeats 5] [--threads N]``.
+Input: independent Bernoulli pixels at 1, 2, 5 and 10 % density per bin, 100 bins of 1 ms; then one
+second of a 1 M events/s stream (uniform random times, pixels and polarities) into the gesture-like net.
+The time-stepped side is :func:`deploy.sim.timestepped.run_timestepped` (the same quantised network, sinabs's
+discretized ``DynapcnnNetwork`` forward semantics) on the same input binned at 1 ms. Both run in this thread
+(``torch.set_num_threads(1)``, flush-denormal on), after a warm-up; the median thread CPU time of the repeats
+is reported. The cold compile time of the kernels (fresh process, empty ``NUMBA_CACHE_DIR``, CPU seconds) is
+printed first. Usage: ``python scripts/bench_sim.py [--repeats 3] [--threads N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,14 +47,15 @@ from hwconfig.spec import conv_output_size
 # (in_c, out_c, k, stride, pad, pool to the next layer)
 NMNIST = [(2, 8, 3, 1, 1, 2), (8, 16, 3, 1, 1, 2), (16, 10, 8, 1, 0, 1)]
 GESTURE = [
-    (2, 16, 3, 2, 1, 2),
+    (2, 8, 3, 2, 1, 2),
+    (8, 16, 3, 1, 1, 2),
     (16, 32, 3, 1, 1, 2),
     (32, 64, 3, 1, 1, 2),
     (64, 64, 3, 1, 1, 2),
-    (64, 64, 3, 1, 1, 2),
-    (64, 64, 2, 1, 0, 1),
-    (64, 11, 1, 1, 0, 1),
+    (64, 32, 2, 1, 0, 1),
+    (32, 11, 1, 1, 0, 1),
 ]
+DENSITIES = (0.01, 0.02, 0.05, 0.10)
 GESTURE_CORES = [0, 3, 4, 5, 6, 1, 7]
 
 
@@ -131,17 +140,42 @@ def median_time(
     return statistics.median(times)
 
 
+def cold_compile_seconds() -> float:
+    """CPU seconds to compile the kernels in a fresh process on an empty numba cache."""
+    code = "import time; t = time.process_time(); import deploy.sim.kernel; print(time.process_time() - t)"
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        cmd = [sys.executable, "-c", code]
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
+def stream_events(rate: int, seconds: float, size: int, entry: int, seed: int = 7) -> np.ndarray:
+    """``rate × seconds`` events at uniform random times (µs), pixels and polarities, into core ``entry``."""
+    rng = np.random.default_rng(seed)
+    n = int(rate * seconds)
+    rows = np.zeros((n, 5), np.int64)
+    rows[:, 0] = np.sort(rng.integers(0, int(seconds * 1e6), n))
+    rows[:, 1] = entry
+    rows[:, 2] = rng.integers(0, 2, n)
+    rows[:, 3] = rng.integers(0, size, n)
+    rows[:, 4] = rng.integers(0, size, n)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bins", type=int, default=100)
     parser.add_argument(
         "--threads", type=int, default=0, help="also time simulate_batch with this many threads"
     )
     args = parser.parse_args()
+    print(f"cold compile of the simulator kernels (empty numba cache): {cold_compile_seconds():.2f} s CPU")
     import torch
 
     torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
     nets = {
         "nmnist-like": (calibrate(build(NMNIST, 34, [0, 1, 2], seed=1), [0, 1, 2], 34, 0.02), 34),
         "gesture-like": (
@@ -158,11 +192,11 @@ def main() -> None:
     )
     for name, (config, size) in nets.items():
         entry = config.used_cores()[0]
-        for density in (0.01, 0.02, 0.05):
+        for density in DENSITIES:
             rng = np.random.default_rng(int(density * 1000))
             raster = (rng.random((args.bins, 2, size, size)) < density).astype(np.int64)
             events = raster_to_events(raster, layer=entry, dt_us=1000)
-            res = simulate(config, events)  # warm-up (numba compile or cache load)
+            res = simulate(config, events)  # warm-up (numba cache load)
             t_ev = median_time(lambda ev=events, cfg=config: simulate(cfg, ev), args.repeats)
             x = torch.as_tensor(raster, dtype=torch.float32)
             run_timestepped(config, {entry: x[:2]})
@@ -188,6 +222,22 @@ def main() -> None:
                     f"{'':<13} batch of {len(batch)} (wall): 1 thread {t1:.3f} s, "
                     f"{args.threads} threads {tn:.3f} s"
                 )
+
+    config, size = nets["gesture-like"]
+    entry = config.used_cores()[0]
+    rows = stream_events(1_000_000, 1.0, size, entry)
+    res = simulate(config, rows)
+    t_ev = median_time(lambda: simulate(config, rows), args.repeats)
+    binned = np.zeros((1000, 2, size, size), np.float32)
+    np.add.at(binned, (rows[:, 0] // 1000, rows[:, 2], rows[:, 3], rows[:, 4]), 1)
+    x = torch.as_tensor(binned)
+    t_ts = median_time(lambda: run_timestepped(config, {entry: x}), 1)
+    synops = int(res.synops.sum())
+    print(
+        f"1 s of a 1 M ev/s stream into the gesture-like net: {len(rows)} events, {synops} synops, "
+        f"event-driven {t_ev:.3f} s ({synops / t_ev:.3g} synops/s, {1.0 / t_ev:.2f}x real time), "
+        f"time-stepped (1 ms bins) {t_ts:.3f} s ({t_ts / t_ev:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

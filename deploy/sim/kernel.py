@@ -1,20 +1,27 @@
 """numba kernel of the fast simulator (the only module that imports numba).
 
-Data layout (prepared by :mod:`deploy.sim.simulator`):
+Data layout (prepared by :mod:`deploy.sim.simulator`), in two named tuples:
 
-- states: one flat int32 array, per core ``[x][y][f]`` (f contiguous), offset ``P[L, SOFF]``;
-- weights: one flat int32 array, per core ``[c][kx][ky][f]`` (f contiguous), offset ``P[L, WOFF]``;
-- non-zero weight counts per ``(c, kx, ky)`` for ``process_zero_weights=False``, offset ``P[L, NOFF]``.
+- :class:`Net`, read-only: the per-core parameter table ``P[9, N_PARAM]``, the option flags ``opt``, weights
+  (flat int32, per core ``[c][kx][ky][f]``, f contiguous, offset ``P[L, WOFF]``), biases, non-zero weight
+  counts per ``(c, kx, ky)`` (for ``process_zero_weights=False``) and the destinations;
+- :class:`Work`, written by the kernel: states (flat int32, per core ``[x][y][f]``, offset ``P[L, SOFF]``),
+  decimator counters, readout counts, counters, the error record and scratch buffers.
 
-The inner loop runs over the output features f of one (kx, ky) tap, contiguous in both weights and states,
-so it vectorises. The emission order of the project convention (f outermost, then kx, then ky) is restored by
-recording each firing neuron's key ``f·(nkx·nky) + ix·nky + iy`` and sorting the keys before emitting. This
-is exact because routing is acyclic (checked before the kernel runs): the depth-first cascade of a spike of
-core L never reaches L again, so neither L's states nor L's decimator counter change between L's neuron
-updates, and computing all of one event's updates before emitting its spikes gives the reference's results.
+The row loop runs over the output features f of one (kx, ky) tap, contiguous in both weights and states,
+so it vectorises. It records each firing neuron as bit ``ix·nky + iy`` of ``mask[f]``; the project's
+emission order (f outermost, then kx, then ky) is then read off the masks in one pass over f, with no
+sort and no per-tap flag scan. This is exact because routing is acyclic (checked before the kernel runs):
+the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
+decimator counter change between L's neuron updates, and computing all of one event's updates before
+emitting its spikes gives the reference's results. The rarely used options (no clamping, skipped zero
+weights, wrap/saturate, result checks, kernels with more than 64 taps) take a generic path that records
+sort keys instead.
 
-Depth-first routing uses an explicit stack of frames; in an acyclic network each core is on the stack at
-most once, so each core has its own scratch buffer for its pending spikes.
+Cold start: each compiled function has one explicit signature and is compiled once, eagerly, into numba's
+on-disk cache (``cache=True``) when this module is first imported on a fresh cache (a few seconds;
+:func:`deploy.sim.warmup.load_kernels` announces it); later imports load the machine code.
+``scripts/install.sh`` runs :mod:`deploy.sim.warmup` so that a user's first run is already warm.
 """
 
 from __future__ import annotations
@@ -23,31 +30,96 @@ from typing import Any
 
 import numba as nb
 import numpy as np
+from numba import types as nt
 
-# Columns of the per-core parameter table P[9, N_PARAM].
-F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
-THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED, SAFE = range(11, 26)
-SXL, SYL = 26, 27  # log2 of the strides (chip strides are powers of two), -1 otherwise
-N_PARAM = 28
+from deploy.sim.layout import (
+    BOFF,
+    C_,
+    C_DROPPED,
+    C_EMIT,
+    C_GEN,
+    C_INPUTS,
+    C_SYNOPS,
+    CHECK_SUM,
+    DECN,
+    DECPH,
+    ERR_NONE,
+    ERR_OVERFLOW,
+    ERR_RANGE,
+    F_,
+    HIN,
+    HOUT,
+    K_,
+    LEAK,
+    LSCOFF,
+    MAX_MASK_TAPS,
+    MON,
+    NOFF,
+    O_CHECK,
+    O_CLAMP,
+    O_DVSMON,
+    O_ERRATUM,
+    O_LEAKSPK,
+    O_OOR,
+    O_OVF,
+    O_SKIPZERO,
+    O_TRACE,
+    OVF_ERROR,
+    OVF_SAT,
+    OVF_WRAP,
+    PACK_F,
+    PACK_X,
+    PX,
+    PY,
+    RTZ,
+    SCOFF,
+    SOFF,
+    SX,
+    SXL,
+    SY,
+    SYL,
+    THR,
+    THRLO,
+    USED,
+    WIN,
+    WOFF,
+    WOUT,
+    Net,
+    Work,
+)
+from hwconfig.config import DVS_LAYER, N_DESTINATIONS, READOUT_LAYER
 
-# Option flags opt[N_OPT].
-O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE = range(8)
-N_OPT = 8
-OVF_ERROR, OVF_WRAP, OVF_SAT = 0, 1, 2
-CHECK_SUM, CHECK_RESULT = 0, 1
 
-# Pending spikes are stored as ``order_key << 24 | f << 14 | x << 7 | y`` (f < 1024, x, y < 128): sorting
-# the packed values sorts by the emission-order key, and decoding needs no integer division.
-PACK_F, PACK_X = 14, 7
+def _array(dtype: Any, ndim: int, readonly: bool = False) -> Any:
+    return nt.Array(nb.from_dtype(np.dtype(dtype)), ndim, "C", readonly=readonly)
 
-# Error codes in err[0].
-ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
 
-# Counter rows.
-C_SYNOPS, C_GEN, C_EMIT, C_INPUTS, C_DROPPED = range(5)
+NET_TYPE = nt.NamedTuple(
+    [_array(np.int64, 2, True), _array(np.int64, 1, True), _array(np.int32, 1, True)]
+    + [_array(np.int32, 1, True)] * 2
+    + [_array(np.int64, 3, True), _array(np.int64, 1, True)],
+    Net,
+)
+WORK_TYPE = nt.NamedTuple(
+    [_array(np.int32, 1), _array(np.int64, 1), _array(np.int64, 1), _array(np.int64, 2)]
+    + [_array(np.int64, 1)] * 3
+    + [_array(np.uint64, 1), _array(np.bool_, 1)]
+    + [_array(np.int64, 2)] * 3,
+    Work,
+)
+_I = nt.int64
+_OUT = _array(np.int64, 2)
+_I32A = _array(np.int32, 1)
+_I64A = _array(np.int64, 1)
 
-# No allocation happens inside the kernel, so the numba runtime (reference counting of arrays, which
-# costs atomic updates on every array hand-over) is switched off.
+# Compile time goes to numba typing inlined code (``inline="always"`` re-types the callee at every call
+# site) and to LLVM optimising each compiled function again in every caller that links it; run time goes
+# to the rows and to passing the Net/Work tuples on every call of a compiled function. So run_kernel holds
+# the cascade loop with the default-option event path (_compute_event, the row loop and the emission)
+# inlined at their single call sites, while the rarely run code (_compute_event_generic for the other
+# options, _compute_leak for slow-clock ticks) and the small helpers are compiled once each. No allocation
+# happens inside the kernel, so the numba runtime (reference counting, atomic updates on every array
+# hand-over) is switched off.
 _JIT: dict[str, Any] = {
     "cache": True,
     "nogil": True,
@@ -55,10 +127,10 @@ _JIT: dict[str, Any] = {
     "error_model": "numpy",
     "_nrt": False,
 }
-_INLINE: dict[str, Any] = {**_JIT, "inline": "always"}
+_INLINE: dict[str, Any] = {**_JIT, "cache": False, "inline": "always"}
 
 
-@nb.njit(**_INLINE)
+@nb.njit(_I(_I, _I), **_JIT)
 def _fit(v: int, mode: int) -> int:
     if mode == OVF_WRAP:
         return ((v + 32768) & 65535) - 32768
@@ -67,9 +139,10 @@ def _fit(v: int, mode: int) -> int:
     return v
 
 
-@nb.njit(**_INLINE)
-def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int) -> None:
-    err[0] = ERR_OVERFLOW
+@nb.njit(nt.void(_I64A, _I, _I, _I, _I, _I, _I, _I), **_JIT)
+def _set_error(err: Any, code: int, core: int, f: int, x: int, y: int, t: int, v: int) -> None:
+    """Record error ``code`` (fields: core, f, x, y, t, value); the kernel then stops."""
+    err[0] = code
     err[1] = core
     err[2] = f
     err[3] = x
@@ -78,7 +151,7 @@ def _overflow_error(err: Any, core: int, f: int, x: int, y: int, t: int, v: int)
     err[6] = v
 
 
-@nb.njit(**_INLINE)
+@nb.njit(nt.void(_I64A, _I, _I), **_JIT)
 def _sort(a: Any, start: int, n: int) -> None:
     """Sort ``a[start:start+n]`` in place without allocating (Shell sort; keys are unique)."""
     gap = 1
@@ -96,12 +169,13 @@ def _sort(a: Any, start: int, n: int) -> None:
 
 
 @nb.njit(**_INLINE)
-def _row_default(
-    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, fl: Any
+def _row_fast(
+    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
 ) -> tuple[int, int, int]:
     """One (kx, ky) tap for all F features with the default options; branch-free so it vectorises.
 
-    Returns (any neuron fired, min sum, max sum) — the sums are checked for 16-bit overflow by the caller.
+    A firing feature f gets bit number ``bit`` set in ``mask[f]``. Returns (any neuron fired, min sum,
+    max sum) — the sums are checked for 16-bit overflow by the caller.
     """
     anyf: Any = 0
     lo: Any = 0
@@ -110,44 +184,29 @@ def _row_default(
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
     uwb = np.uint64(wb)
+    ubit = np.uint64(1) << np.uint64(bit)
+    zero = np.uint64(0)
+    t32 = np.int32(thr)
+    lo32 = np.int32(thrlo)
+    k32 = np.int32(keep)
     for f in range(F):
         uf = np.uint64(f)
         v = np.int32(S[usb + uf] + W[uwb + uf])
         lo = min(lo, v)
         hi = max(hi, v)
-        fire = v >= thr
-        S[usb + uf] = (v - thr) * keep if fire else max(v, thrlo)
-        fl[uf] = fire
+        fire = v >= t32
+        S[usb + uf] = (v - t32) * k32 if fire else max(v, lo32)
+        mask[uf] |= ubit if fire else zero
         anyf |= fire
     return anyf, lo, hi
 
 
 @nb.njit(**_INLINE)
-def _row_safe(S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, fl: Any) -> Any:
-    """:func:`_row_default` for a core that provably cannot overflow (``P[L, SAFE]``): no min/max tracking.
-
-    The compiler sets SAFE when an invariant keeps every state in ``[threshold_low, threshold_high)``, so
-    every sum fits 16 bits (see ``simulator._overflow_free``).
-    """
-    anyf: Any = 0
-    usb = np.uint64(sb)
-    uwb = np.uint64(wb)
-    for f in range(F):
-        uf = np.uint64(f)
-        v = np.int32(S[usb + uf] + W[uwb + uf])
-        fire = v >= thr
-        S[usb + uf] = (v - thr) * keep if fire else max(v, thrlo)
-        fl[uf] = fire
-        anyf |= fire
-    return anyf
-
-
-@nb.njit(**_INLINE)
 def _row_generic(
-    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, rtz: bool, clamp: bool, skipzero: bool,
-    ovf: int, check_sum: bool, fl: Any,
+    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, rtz: int, clamp: int, skipzero: int,
+    ovf: int, check_sum: int, fl: Any,
 ) -> tuple[int, int, int]:  # fmt: skip
-    """One (kx, ky) tap for all F features, every option honoured (§12 ``synop``)."""
+    """One (kx, ky) tap for all F features, every option honoured (§12 ``synop``); flags in ``fl``."""
     anyf = 0
     lo = 0
     hi = 0
@@ -178,140 +237,74 @@ def _row_generic(
     return anyf, lo, hi
 
 
-@nb.njit(**_INLINE)
-def _compute_event(
-    L: int, c: int, x: int, y: int, t: int, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any,
-    scratch: Any, xol: Any, yol: Any, nk: Any, cnt: Any, err: Any, fl: Any,
-) -> int:  # fmt: skip
-    """Apply one input event to core L; write the keys of firing neurons, sorted, to L's scratch."""
+@nb.njit(_I(_I, _I, _I, _I, _I, _I, _array(np.int64, 2)), **_JIT)
+def _valid_taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int, lst: Any) -> int:
+    """The taps (k_i, o) of one axis that input coordinate ``d`` reaches, k_i ascending, into ``lst``;
+    returns their number (``slog``: log2 of the stride, -1 if it is not a power of two)."""
+    n = 0
+    for ki in range(k):
+        nd = d + pad - ki
+        if nd < 0:
+            break  # nd decreases with ki; a negative nd gives o < 0
+        if stride == 1:
+            o = nd
+        elif slog >= 0:
+            if nd & (stride - 1):
+                continue
+            o = nd >> slog
+        else:
+            if nd % stride != 0:
+                continue
+            o = nd // stride
+        if o < size_out:
+            lst[n, 0] = ki
+            lst[n, 1] = o
+            n += 1
+    return n
+
+
+@nb.njit(_I(_I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
+def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any, wk: Any) -> int:
+    """:func:`_compute_event` for every option (§12 ``synop``), taps already in ``wk.xol``/``wk.yol``.
+
+    Firing neurons get the sort key ``f·nkx·nky + ix·nky + iy``; the keys are sorted before emission.
+    """
+    P = net.P
+    opt = net.opt
+    S = wk.S
+    xol = wk.xol
+    yol = wk.yol
+    scratch = wk.scratch
     F = P[L, F_]
     k = P[L, K_]
-    sx = P[L, SX]
-    sy = P[L, SY]
-    sxl = P[L, SXL]
-    syl = P[L, SYL]
-    Wout = P[L, WOUT]
     Hout = P[L, HOUT]
-    nkx = 0
-    for kx in range(k):
-        nx = x + P[L, PX] - kx
-        if nx < 0:
-            break  # nx decreases with kx; a negative nx gives x_o < 0
-        if sx == 1:
-            xo = nx
-        elif sxl >= 0:
-            if nx & (sx - 1):
-                continue
-            xo = nx >> sxl
-        else:
-            if nx % sx != 0:
-                continue
-            xo = nx // sx
-        if xo < Wout:
-            xol[L, nkx, 0] = kx
-            xol[L, nkx, 1] = xo
-            nkx += 1
-    nky = 0
-    for ky in range(k):
-        ny = y + P[L, PY] - ky
-        if ny < 0:
-            break
-        if sy == 1:
-            yo = ny
-        elif syl >= 0:
-            if ny & (sy - 1):
-                continue
-            yo = ny >> syl
-        else:
-            if ny % sy != 0:
-                continue
-            yo = ny // sy
-        if yo < Hout:
-            yol[L, nky, 0] = ky
-            yol[L, nky, 1] = yo
-            nky += 1
-    nk[L, 0] = nkx
-    nk[L, 1] = nky
-    cnt[C_INPUTS, L] += 1
     thr = P[L, THR]
     thrlo = P[L, THRLO]
-    rtz = P[L, RTZ] != 0
-    clamp = opt[O_CLAMP] != 0
-    skipzero = opt[O_SKIPZERO] != 0
+    rtz = P[L, RTZ]
+    clamp = opt[O_CLAMP]
+    skipzero = opt[O_SKIPZERO]
     ovf = opt[O_OVF]
     check_sum = opt[O_CHECK] == CHECK_SUM
     woff = P[L, WOFF]
     soff = P[L, SOFF]
-    noff = P[L, NOFF]
     sc = P[L, SCOFF]
     nk2 = nkx * nky
     nsp = 0
+    fl = wk.fl
     synops = 0
-    keep = 0 if rtz else 1
-    fast = check_sum and ovf == OVF_ERROR and clamp and not skipzero
-    safe = fast and P[L, SAFE] != 0
-    if fast and sy == 1 and nky > 0:
-        # Stride 1 in y: the valid ky form one run, whose target neurons (x_o, y_o descending) are adjacent
-        # f-blocks in the [x][y][f] state; with the ky-reversed weight copy WR they are adjacent too, so
-        # one loop of nky·F elements replaces nky rows.
-        ky_hi = yol[L, nky - 1, 0]
-        yo_lo = yol[L, nky - 1, 1]
-        n = nky * F
-        for ix in range(nkx):
-            kx = xol[L, ix, 0]
-            xo = xol[L, ix, 1]
-            wb = woff + ((c * k + kx) * k + (k - 1 - ky_hi)) * F
-            sb = soff + (xo * Hout + yo_lo) * F
-            synops += n
-            if safe:
-                anyf = _row_safe(S, WR, sb, wb, n, thr, thrlo, keep, fl)
-                lo = 0
-                hi = 0
-            else:
-                anyf, lo, hi = _row_default(S, WR, sb, wb, n, thr, thrlo, keep, fl)
-            if lo < -32768 or hi > 32767:
-                _overflow_error(err, L, -1, xo, -1, t, hi if hi > 32767 else lo)
-                return 0
-            if anyf:
-                for j in range(nky):
-                    iy = nky - 1 - j
-                    base = ix * nky + iy
-                    low = (xo << PACK_X) | (yo_lo + j)
-                    for f in range(F):
-                        if fl[j * F + f]:
-                            scratch[sc + nsp] = ((f * nk2 + base) << 24) | (f << PACK_F) | low
-                            nsp += 1
-        cnt[C_SYNOPS, L] += synops
-        cnt[C_GEN, L] += nsp
-        if nsp > 1:
-            _sort(scratch, sc, nsp)
-        return nsp
     for ix in range(nkx):
-        kx = xol[L, ix, 0]
-        xo = xol[L, ix, 1]
+        xo = xol[ix, 1]
         for iy in range(nky):
-            ky = yol[L, iy, 0]
-            yo = yol[L, iy, 1]
-            tap = (c * k + kx) * k + ky
+            yo = yol[iy, 1]
+            tap = (c * k + xol[ix, 0]) * k + yol[iy, 0]
             wb = woff + tap * F
             sb = soff + (xo * Hout + yo) * F
-            if skipzero:
-                synops += NNZ[noff + tap]
-            else:
-                synops += F
-            if safe:
-                anyf = _row_safe(S, W, sb, wb, F, thr, thrlo, keep, fl)
-                lo = 0
-                hi = 0
-            elif fast:
-                anyf, lo, hi = _row_default(S, W, sb, wb, F, thr, thrlo, keep, fl)
-            else:
-                anyf, lo, hi = _row_generic(
-                    S, W, sb, wb, F, thr, thrlo, rtz, clamp, skipzero, ovf, check_sum, fl
-                )
+            synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
+            anyf, lo, hi = _row_generic(
+                S, net.W, sb, wb, F, thr, thrlo, rtz, clamp, skipzero, ovf, check_sum, fl
+            )
             if ovf == OVF_ERROR and (lo < -32768 or hi > 32767):
-                # The feature is not tracked in the vectorised loop; f = -1 means "one of this tap's".
-                _overflow_error(err, L, -1, xo, yo, t, hi if hi > 32767 else lo)
+                _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yo, t, hi if hi > 32767 else lo)
                 return 0
             if anyf:
                 base = ix * nky + iy
@@ -319,16 +312,84 @@ def _compute_event(
                     if fl[f]:
                         scratch[sc + nsp] = ((f * nk2 + base) << 24) | (f << PACK_F) | (xo << PACK_X) | yo
                         nsp += 1
-    cnt[C_SYNOPS, L] += synops
-    cnt[C_GEN, L] += nsp
+    wk.cnt[C_SYNOPS, L] += synops
+    wk.cnt[C_GEN, L] += nsp
     if nsp > 1:
         _sort(scratch, sc, nsp)
     return nsp
 
 
-@nb.njit(**_JIT)
-def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: Any, cnt: Any, err: Any) -> int:
+@nb.njit(**_INLINE)
+def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) -> int:
+    """Apply one input event to core L; write its firing neurons, in emission order, to L's scratch."""
+    P = net.P
+    opt = net.opt
+    S = wk.S
+    xol = wk.xol
+    yol = wk.yol
+    scratch = wk.scratch
+    F = P[L, F_]
+    k = P[L, K_]
+    nkx = _valid_taps(x, k, P[L, PX], P[L, SX], P[L, SXL], P[L, WOUT], xol)
+    nky = _valid_taps(y, k, P[L, PY], P[L, SY], P[L, SYL], P[L, HOUT], yol)
+    wk.cnt[C_INPUTS, L] += 1
+    Hout = P[L, HOUT]
+    thr = P[L, THR]
+    thrlo = P[L, THRLO]
+    rtz = P[L, RTZ]
+    clamp = opt[O_CLAMP]
+    skipzero = opt[O_SKIPZERO]
+    ovf = opt[O_OVF]
+    check_sum = opt[O_CHECK] == CHECK_SUM
+    woff = P[L, WOFF]
+    soff = P[L, SOFF]
+    sc = P[L, SCOFF]
+    nk2 = nkx * nky
+    nsp = 0
+    if check_sum and ovf == OVF_ERROR and clamp != 0 and skipzero == 0 and nk2 <= MAX_MASK_TAPS:
+        mask = wk.mask
+        keep = 0 if rtz else 1
+        fired = 0
+        for ix in range(nkx):
+            xo = xol[ix, 1]
+            for iy in range(nky):
+                wb = woff + ((c * k + xol[ix, 0]) * k + yol[iy, 0]) * F
+                sb = soff + (xo * Hout + yol[iy, 1]) * F
+                anyf, lo, hi = _row_fast(S, net.W, sb, wb, F, thr, thrlo, keep, mask, ix * nky + iy)
+                if lo < -32768 or hi > 32767:
+                    # The feature is not tracked in the vectorised loop; f = -1 means "one of this tap's".
+                    for f in range(F):
+                        mask[f] = 0
+                    _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yol[iy, 1], t, hi if hi > 32767 else lo)
+                    return 0
+                fired |= anyf
+        wk.cnt[C_SYNOPS, L] += nk2 * F
+        if fired:
+            for f in range(F):
+                m = mask[f]
+                if m == 0:
+                    continue
+                mask[f] = 0
+                b = np.uint64(0)
+                for ix in range(nkx):
+                    for iy in range(nky):
+                        if (m >> b) & np.uint64(1):
+                            scratch[sc + nsp] = (f << PACK_F) | (xol[ix, 1] << PACK_X) | yol[iy, 1]
+                            nsp += 1
+                        b += np.uint64(1)
+        wk.cnt[C_GEN, L] += nsp
+        return nsp
+    return _compute_event_generic(L, c, t, nkx, nky, net, wk)
+
+
+@nb.njit(_I(_I, _I, NET_TYPE, WORK_TYPE), **_JIT)
+def _compute_leak(L: int, t: int, net: Any, wk: Any) -> int:
     """Apply one slow-clock tick to core L; sorted firing keys ``f·W·H + x·H + y`` go to the leak scratch."""
+    P = net.P
+    opt = net.opt
+    S = wk.S
+    B = net.B
+    lscratch = wk.lscratch
     F = P[L, F_]
     Wout = P[L, WOUT]
     Hout = P[L, HOUT]
@@ -349,14 +410,14 @@ def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: An
                 v = S[sb + f] + B[boff + f]
                 if check_sum:
                     if ovf == OVF_ERROR and (v < -32768 or v > 32767):
-                        _overflow_error(err, L, f, xo, yo, t, v)
+                        _set_error(wk.err, ERR_OVERFLOW, L, f, xo, yo, t, v)
                         return 0
                     v = _fit(v, ovf)
                 fire = may_fire and v >= thr
                 r = (0 if rtz else v - thr) if fire else max(v, thrlo)
                 if not check_sum:
                     if ovf == OVF_ERROR and (r < -32768 or r > 32767):
-                        _overflow_error(err, L, f, xo, yo, t, r)
+                        _set_error(wk.err, ERR_OVERFLOW, L, f, xo, yo, t, r)
                         return 0
                     r = _fit(r, ovf)
                 S[sb + f] = r
@@ -365,15 +426,16 @@ def _compute_leak(L: int, t: int, P: Any, opt: Any, S: Any, B: Any, lscratch: An
                         (((f * Wout + xo) * Hout + yo) << 24) | (f << PACK_F) | (xo << PACK_X) | yo
                     )
                     nsp += 1
-    cnt[C_GEN, L] += nsp
+    wk.cnt[C_GEN, L] += nsp
     if nsp > 1:
         _sort(lscratch, sc, nsp)
     return nsp
 
 
-@nb.njit(**_INLINE)
-def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> None:
-    """Write output row ``n`` if it fits; the caller counts rows and re-runs with a larger buffer if not."""
+@nb.njit(_I(_OUT, _I, _I, _I, _I, _I, _I, _I), **_JIT)
+def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monitored: int) -> int:
+    """Write output row ``n`` if it fits and return ``n + 1``; the caller re-runs with a larger buffer if
+    the count exceeds the buffer."""
     if n < out.shape[0]:
         out[n, 0] = t
         out[n, 1] = layer
@@ -381,9 +443,10 @@ def _append(out: Any, n: int, t: int, layer: int, f: int, x: int, y: int, monito
         out[n, 3] = x
         out[n, 4] = y
         out[n, 5] = monitored
+    return n + 1
 
 
-@nb.njit(**_INLINE)
+@nb.njit(nt.void(_I, _array(np.int64, 1, True), _I64A), **_JIT)
 def _readout(f: int, opt: Any, readout: Any) -> None:
     cls = f // 4 + 1 if opt[O_ERRATUM] != 0 else f
     if 0 <= cls < readout.shape[0]:
@@ -391,19 +454,18 @@ def _readout(f: int, opt: Any, readout: Any) -> None:
 
 
 @nb.njit(**_INLINE)
-def _in_range(D: int, f: int, x: int, y: int, P: Any) -> bool:
+def _fits(D: int, f: int, x: int, y: int, P: Any) -> bool:
+    """Whether event (f, x, y) fits core D's input."""
     return 0 <= f < P[D, C_] and 0 <= x < P[D, WIN] and 0 <= y < P[D, HIN]
 
 
-@nb.njit(**_INLINE)
-def _range_error(err: Any, src: int, D: int, f: int, x: int, y: int, t: int) -> None:
-    err[0] = ERR_RANGE
-    err[1] = src
-    err[2] = f
-    err[3] = x
-    err[4] = y
-    err[5] = t
-    err[6] = D
+@nb.njit(nt.void(_I, _I, _I, _I, _I, _I, _array(np.int64, 1, True), _I64A, _array(np.int64, 2)), **_JIT)
+def _reject(src: int, D: int, f: int, x: int, y: int, t: int, opt: Any, err: Any, cnt: Any) -> None:
+    """An event from ``src`` that does not fit core D: count a drop, or record an error (``out_of_range``)."""
+    if opt[O_OOR] != 0:
+        _set_error(err, ERR_RANGE, src, f, x, y, t, D)
+    else:
+        cnt[C_DROPPED, D] += 1
 
 
 @nb.njit(**_INLINE)
@@ -416,53 +478,85 @@ def _push_frame(fr: Any, row: int, L: int, mode: int, nsp: int) -> None:
     fr[row, 4] = 0
 
 
-@nb.njit(**_JIT)
-def _drain(
-    t: int, sp: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any, scratch: Any,
-    lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any, cnt: Any, out: Any,
-    nout: int, err: Any, fl: Any,
-) -> int:  # fmt: skip
-    """Run the depth-first cascade of the frames on the stack until it is empty.
+@nb.njit(
+    nt.UniTuple(_I, 3)(_OUT, _I64A, _I, NET_TYPE, WORK_TYPE, _OUT, _I, _I, _I),
+    **_JIT,
+)
+def run_kernel(
+    ev: Any, ticks: Any, more_ticks: int, net: Any, wk: Any, out: Any, e0: int, ti0: int, nout0: int
+) -> tuple[int, int, int]:
+    """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
 
-    Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 current spike index,
-    4 phase (0 spike not started, 1 slot 0 next, 2 slot 1 next, 3 slots done), 5 f, 6 x, 7 y.
+    Root layers: 0..8 core input, ``READOUT_LAYER`` readout input, ``DVS_LAYER`` DVS event already
+    pre-processed (§5), -1 skipped. Starts at root event ``e0``, tick ``ti0``, output row ``nout0``. Output
+    rows (t, layer, f, x, y, monitored) go to ``out``. Returns (rows so far, ticks applied, next root
+    event): the kernel stops before a root event once ``out`` is half full, so the caller can grow it and
+    resume, and, when ``more_ticks`` is set, once ``ticks`` is used up, so the caller can pass the next
+    chunk of ticks (all later than these) and resume from that event with tick 0. It has finished when the
+    next root event is ``len(ev) + 1``. If one event's cascade alone overflows ``out``, the row count
+    exceeds its length (extra rows are not written) and the caller must redo the call from a copy of the
+    state with a larger buffer. Errors stop the run and are reported in ``wk.err``.
     """
+    nout = nout0
+    ti = ti0
+    e = e0
+    nev = ev.shape[0]
+    ntick = ticks.shape[0]
+    P = net.P
+    opt = net.opt
+    dest = net.dest
+    fr = wk.fr
+    dec = wk.dec
     trace = opt[O_TRACE] != 0
-    while sp > 0:
-        i = sp - 1
-        L = fr[i, 0]
-        phase = fr[i, 4]
-        if phase == 0:  # next pending spike of this frame: decimator, monitor
-            if fr[i, 3] >= fr[i, 2]:
-                sp -= 1
-                continue
-            if fr[i, 1] == 0:  # noqa: SIM108 - two different buffers
-                packed = scratch[P[L, SCOFF] + fr[i, 3]]
-            else:
-                packed = lscratch[P[L, LSCOFF] + fr[i, 3]]
-            f = (packed >> PACK_F) & 1023
-            x = (packed >> PACK_X) & 127
-            y = packed & 127
-            n = P[L, DECN]
-            if n > 0:
-                c0 = dec[L]
-                dec[L] += 1
-                if c0 % n != P[L, DECPH]:
-                    fr[i, 3] += 1
+    n_cores = P.shape[0]
+    # One loop, one step per iteration. While the frame stack is not empty (sp > 0), the step advances the
+    # depth-first cascade: the top frame's next spike (decimator, monitor), or its next destination slot.
+    # Otherwise it takes the next root job: a core of the current tick (tick_core < n_cores), a target of
+    # the current event (target < n_targets), or the next tick or event. A step that yields an input
+    # computes it (leak of core L, or event (nf, nx, ny) into core L) and pushes a frame of its spikes.
+    # Frame columns: 0 core, 1 mode (0 event spikes, 1 leak spikes), 2 spike count, 3 current spike
+    # index, 4 phase (0 spike not started, 1 slot 0 next, 2 slot 1 next, 3 slots done), 5 f, 6 x, 7 y.
+    sp = 0
+    tick_core = n_cores
+    t_tick = 0
+    target = n_targets = 0
+    started = False  # event e has been started (its targets are being or have been run)
+    layer = f = x = y = t = 0
+    while True:
+        leak = False
+        if sp > 0:
+            i = sp - 1
+            L = fr[i, 0]
+            phase = fr[i, 4]
+            if phase == 0:  # next pending spike of this frame: decimator, monitor
+                if fr[i, 3] >= fr[i, 2]:
+                    sp -= 1
                     continue
-            cnt[C_EMIT, L] += 1
-            mon = P[L, MON]
-            if mon != 0 or trace:
-                _append(out, nout, t, L, f, x, y, mon)
-                nout += 1
-            fr[i, 5] = f
-            fr[i, 6] = x
-            fr[i, 7] = y
-            phase = 1
-        pushed = False
-        while phase <= 2:  # destination slots 0 then 1; a slot whose event makes spikes pushes a frame
+                if fr[i, 1] == 0:
+                    packed = wk.scratch[P[L, SCOFF] + fr[i, 3]]
+                else:
+                    packed = wk.lscratch[P[L, LSCOFF] + fr[i, 3]]
+                n = P[L, DECN]
+                if n > 0:
+                    c0 = dec[L]
+                    dec[L] += 1
+                    if c0 % n != P[L, DECPH]:
+                        fr[i, 3] += 1
+                        continue
+                fr[i, 5] = (packed >> PACK_F) & 1023
+                fr[i, 6] = (packed >> PACK_X) & 127
+                fr[i, 7] = packed & 127
+                wk.cnt[C_EMIT, L] += 1
+                mon = P[L, MON]
+                if mon != 0 or trace:
+                    nout = _append(out, nout, t, L, fr[i, 5], fr[i, 6], fr[i, 7], mon)
+                phase = 1
+            if phase > N_DESTINATIONS:  # every destination slot done
+                fr[i, 3] += 1
+                fr[i, 4] = 0
+                continue
             s = phase - 1
-            phase += 1
+            fr[i, 4] = phase + 1
             if dest[L, s, 0] == 0:
                 continue
             D = dest[L, s, 1]
@@ -480,215 +574,77 @@ def _drain(
             else:
                 nx = fr[i, 6] // p
                 ny = fr[i, 7] // p
-            if D == 12:
-                _readout(nf, opt, readout)
+            if D == READOUT_LAYER:
+                _readout(nf, opt, wk.readout)
                 continue
-            if not _in_range(D, nf, nx, ny, P):
-                if opt[O_OOR] != 0:
-                    _range_error(err, L, D, nf, nx, ny, t)
-                    return nout
-                cnt[C_DROPPED, D] += 1
+            if not _fits(D, nf, nx, ny, P):
+                _reject(L, D, nf, nx, ny, t, opt, wk.err, wk.cnt)
+                if wk.err[0] != ERR_NONE:
+                    return nout, ti, e
                 continue
-            nsp = _compute_event(D, nf, nx, ny, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
-            if err[0] != ERR_NONE:
-                return nout
-            if nsp > 0:
-                _push_frame(fr, sp, D, 0, nsp)
-                pushed = True
-                break
-        if pushed:
-            fr[i, 4] = phase
-            sp += 1
-            continue
-        fr[i, 3] += 1
-        fr[i, 4] = 0
-    return nout
-
-
-@nb.njit(**_INLINE)
-def _inject(
-    L: int, c: int, x: int, y: int, t: int, fr: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, NNZ: Any,
-    scratch: Any, lscratch: Any, xol: Any, yol: Any, nk: Any, dest: Any, dec: Any, readout: Any,
-    cnt: Any, out: Any, nout: int, err: Any, fl: Any,
-) -> int:  # fmt: skip
-    """One root event into core ``L`` (feature ``c`` at ``x``, ``y``) and its whole cascade; returns rows."""
-    nsp = _compute_event(L, c, x, y, t, P, opt, W, WR, S, NNZ, scratch, xol, yol, nk, cnt, err, fl)
-    if err[0] != ERR_NONE or nsp == 0:
-        return nout
-    _push_frame(fr, 0, L, 0, nsp)
-    return _drain(
-        t,
-        1,
-        fr,
-        P,
-        opt,
-        W,
-        WR,
-        S,
-        NNZ,
-        scratch,
-        lscratch,
-        xol,
-        yol,
-        nk,
-        dest,
-        dec,
-        readout,
-        cnt,
-        out,
-        nout,
-        err,
-        fl,
-    )
-
-
-@nb.njit(**_JIT)
-def run_kernel(
-    ev: Any, ticks: Any, P: Any, opt: Any, W: Any, WR: Any, S: Any, B: Any, NNZ: Any, scratch: Any,
-    lscratch: Any, dest: Any, dvs_dest: Any, dvs_mon: int, dec: Any, readout: Any, cnt: Any, out: Any,
-    err: Any, fl: Any, xol: Any, yol: Any, nk: Any, fr: Any, e0: int, ti0: int, nout0: int,
-) -> tuple[int, int, int]:  # fmt: skip
-    """Simulate root events ``ev`` (int64 rows t, layer, f, x, y) and slow-clock ``ticks``.
-
-    Root layers: 0..8 core input, 12 readout input, 13 DVS event already pre-processed (§5), -1 skipped.
-    Starts at root event ``e0``, tick ``ti0``, output row ``nout0``. Output rows (t, layer, f, x, y,
-    monitored) go to ``out``. Returns (rows so far, ticks applied, next root event): the kernel stops before
-    a root event once ``out`` is half full, so the caller can grow it and resume (next root event ≤ len(ev));
-    it has finished when the next root event is ``len(ev) + 1``. If one event's cascade alone overflows
-    ``out``, the row count exceeds its length (extra rows are not written) and the caller must redo the call
-    from a copy of the state with a larger buffer. Work arrays: ``fl`` bool[max F·k], ``xol``/``yol``
-    int64[9, 16, 2], ``nk`` int64[9, 2], ``fr`` int64[11, 8].
-    Errors stop the run and are reported in ``err`` (code, core, f, x, y, t, value).
-    """
-    nout = nout0
-    ti = ti0
-    nev = ev.shape[0]
-    tmax = ev[nev - 1, 0] if nev > 0 else 0
-    if ticks.shape[0] > 0:
-        tmax = max(tmax, ticks[ticks.shape[0] - 1])
-    for e in range(e0, nev + 1):
-        if e > e0 and 2 * nout > out.shape[0]:
-            return nout, ti, e
-        tev = ev[e, 0] if e < nev else tmax
-        while ti < ticks.shape[0] and ticks[ti] <= tev:
-            tt = ticks[ti]
-            ti += 1
-            for L in range(P.shape[0]):
-                if P[L, USED] == 0 or P[L, LEAK] == 0:
+            L = D
+        elif tick_core < n_cores:
+            L = tick_core
+            tick_core += 1
+            if P[L, USED] == 0 or P[L, LEAK] == 0:
+                continue
+            t = t_tick
+            leak = True
+            nf = nx = ny = 0
+        elif target < n_targets:
+            L = layer
+            target += 1
+            if layer == DVS_LAYER:
+                L = net.dvs_dest[target - 1]
+                if L < 0:
                     continue
-                nsp = _compute_leak(L, tt, P, opt, S, B, lscratch, cnt, err)
-                if err[0] != ERR_NONE:
-                    return nout, ti, e
-                if nsp > 0:
-                    _push_frame(fr, 0, L, 1, nsp)
-                    nout = _drain(
-                        tt,
-                        1,
-                        fr,
-                        P,
-                        opt,
-                        W,
-                        WR,
-                        S,
-                        NNZ,
-                        scratch,
-                        lscratch,
-                        xol,
-                        yol,
-                        nk,
-                        dest,
-                        dec,
-                        readout,
-                        cnt,
-                        out,
-                        nout,
-                        err,
-                        fl,
-                    )
-                    if err[0] != ERR_NONE:
+                if not _fits(L, f, x, y, P):
+                    _reject(DVS_LAYER, L, f, x, y, t, opt, wk.err, wk.cnt)
+                    if wk.err[0] != ERR_NONE:
                         return nout, ti, e
-        if e == nev:
-            break
-        t = ev[e, 0]
-        layer = ev[e, 1]
-        f = ev[e, 2]
-        x = ev[e, 3]
-        y = ev[e, 4]
-        if layer < 0:
-            continue
-        if layer == 12:
-            _readout(f, opt, readout)
-        elif layer == 13:
-            if dvs_mon != 0:
-                _append(out, nout, t, 13, f, x, y, 1)
-                nout += 1
-            for s in range(2):
-                D = dvs_dest[s]
-                if D < 0:
                     continue
-                if not _in_range(D, f, x, y, P):
-                    if opt[O_OOR] != 0:
-                        _range_error(err, 13, D, f, x, y, t)
-                        return nout, ti, e
-                    cnt[C_DROPPED, D] += 1
-                    continue
-                nout = _inject(
-                    D,
-                    f,
-                    x,
-                    y,
-                    t,
-                    fr,
-                    P,
-                    opt,
-                    W,
-                    WR,
-                    S,
-                    NNZ,
-                    scratch,
-                    lscratch,
-                    xol,
-                    yol,
-                    nk,
-                    dest,
-                    dec,
-                    readout,
-                    cnt,
-                    out,
-                    nout,
-                    err,
-                    fl,
-                )
-                if err[0] != ERR_NONE:
-                    return nout, ti, e
+            nf = f
+            nx = x
+            ny = y
         else:
-            nout = _inject(
-                layer,
-                f,
-                x,
-                y,
-                t,
-                fr,
-                P,
-                opt,
-                W,
-                WR,
-                S,
-                NNZ,
-                scratch,
-                lscratch,
-                xol,
-                yol,
-                nk,
-                dest,
-                dec,
-                readout,
-                cnt,
-                out,
-                nout,
-                err,
-                fl,
-            )
-            if err[0] != ERR_NONE:
+            if started:
+                e += 1
+                started = False
+            if e > e0 and 2 * nout > out.shape[0]:
                 return nout, ti, e
-    return nout, ti, nev + 1
+            if ti < ntick and (e == nev or ticks[ti] <= ev[e, 0]):
+                t_tick = ticks[ti]
+                ti += 1
+                tick_core = 0
+                continue
+            if more_ticks != 0 and ti == ntick:
+                return nout, ti, e  # the next chunk may hold ticks before event e
+            if e == nev:
+                return nout, ti, nev + 1
+            started = True
+            t = ev[e, 0]
+            layer = ev[e, 1]
+            f = ev[e, 2]
+            x = ev[e, 3]
+            y = ev[e, 4]
+            target = 0
+            n_targets = 1
+            if layer < 0:
+                n_targets = 0
+            elif layer == READOUT_LAYER:
+                _readout(f, opt, wk.readout)
+                n_targets = 0
+            elif layer == DVS_LAYER:
+                n_targets = N_DESTINATIONS
+                if opt[O_DVSMON] != 0:
+                    nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
+            continue
+        if leak:  # noqa: SIM108 - each inlined function keeps a single call site
+            nsp = _compute_leak(L, t, net, wk)
+        else:
+            nsp = _compute_event(L, nf, nx, ny, t, net, wk)
+        if wk.err[0] != ERR_NONE:
+            return nout, ti, e
+        if nsp > 0:
+            _push_frame(fr, sp, L, 1 if leak else 0, nsp)
+            sp += 1

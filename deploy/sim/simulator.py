@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from deploy.errors import SimulationError
-from deploy.sim import kernel as K
-from deploy.sim.events import DVS_LAYER, Events, as_events, make_events, to_rows, validate_events
+from deploy.sim import layout as K
+from deploy.sim.events import Events, as_events, make_events, to_rows, validate_events
+from deploy.sim.layout import Net, Work, new_work
 from deploy.sim.options import SimOptions
 from deploy.sim.result import (
     N_READOUT_CLASSES,
@@ -28,10 +29,13 @@ from deploy.sim.result import (
     out_of_range_error,
     overflow_error,
 )
+from deploy.sim.ticks import TickSpan
+from deploy.sim.warmup import load_kernels
 from hwconfig.chips import get_chip
-from hwconfig.config import N_CNN_LAYERS, ChipConfig, CnnLayerConfig, DvsLayerConfig
+from hwconfig.config import DVS_LAYER, N_CNN_LAYERS, ChipConfig, DvsLayerConfig
 from hwconfig.spec import ChipSpec
 
+_NO_TICKS = np.zeros(0, np.int64)
 _OVF = {"error": K.OVF_ERROR, "wrap": K.OVF_WRAP, "saturate": K.OVF_SAT}
 
 
@@ -45,7 +49,6 @@ class CompiledConfig:
     P: npt.NDArray[np.int64]
     opt: npt.NDArray[np.int64]
     W: npt.NDArray[np.int32]
-    WR: npt.NDArray[np.int32]
     S0: npt.NDArray[np.int32]
     B: npt.NDArray[np.int32]
     NNZ: npt.NDArray[np.int32]
@@ -53,8 +56,24 @@ class CompiledConfig:
     lscratch_size: int
     dest: npt.NDArray[np.int64]
     dvs_dest: npt.NDArray[np.int64]
-    dvs_mon: int
     dvs_size: tuple[int, int]
+
+    @property
+    def net(self) -> Net:
+        """The read-only arrays in the kernel's :class:`~deploy.sim.layout.Net` tuple."""
+        return Net(
+            P=self.P, opt=self.opt, W=self.W, B=self.B, NNZ=self.NNZ, dest=self.dest, dvs_dest=self.dvs_dest
+        )
+
+    @property
+    def leaks(self) -> bool:
+        """Whether any used core has leak enabled (else slow-clock ticks change nothing)."""
+        return bool((self.P[:, K.USED] * self.P[:, K.LEAK]).any())
+
+    @property
+    def max_features(self) -> int:
+        """The largest output feature count of a core (sizes the kernel's per-row buffers)."""
+        return int(self.P[:, K.F_].max())
 
 
 def compile_config(
@@ -66,7 +85,6 @@ def compile_config(
     used = check_config(config)
     P = np.zeros((N_CNN_LAYERS, K.N_PARAM), np.int64)
     w_parts: list[npt.NDArray[np.int32]] = []
-    wr_parts: list[npt.NDArray[np.int32]] = []
     s_parts: list[npt.NDArray[np.int32]] = []
     b_parts: list[npt.NDArray[np.int32]] = []
     n_parts: list[npt.NDArray[np.int32]] = []
@@ -95,7 +113,6 @@ def compile_config(
             P[L, K.DECN] = n
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
-        P[L, K.SAFE] = L in used and _overflow_free(layer)
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
@@ -104,7 +121,6 @@ def compile_config(
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
-        wr_parts.append(np.ascontiguousarray(wk[:, :, ::-1, :]).reshape(-1))  # ky reversed (stride-1 runs)
         n_parts.append((wk != 0).sum(axis=3, dtype=np.int32).reshape(-1))
         s_parts.append(
             np.ascontiguousarray(layer.neurons_initial_value.astype(np.int32).transpose(1, 2, 0)).ravel()
@@ -128,6 +144,7 @@ def compile_config(
     opt[K.O_ERRATUM] = erratum
     opt[K.O_TRACE] = options.record_traces
     dvs = config.dvs_layer
+    opt[K.O_DVSMON] = dvs.monitor_enable and options.dvs_monitor
     dvs_dest = np.array(
         [d.layer if d.enable and d.layer < N_CNN_LAYERS else -1 for d in dvs.destinations[:2]]
     )
@@ -135,7 +152,6 @@ def compile_config(
         "P": P,
         "opt": opt,
         "W": _cat(w_parts),
-        "WR": _cat(wr_parts),
         "S0": _cat(s_parts),
         "B": _cat(b_parts),
         "NNZ": _cat(n_parts),
@@ -150,31 +166,9 @@ def compile_config(
         used=used,
         scratch_size=max(sc, 1),
         lscratch_size=max(lsc, 1),
-        dvs_mon=int(dvs.monitor_enable and options.dvs_monitor),
         dvs_size=spec.dvs_size,
         **arrays,
     )
-
-
-def _overflow_free(layer: CnnLayerConfig) -> bool:
-    """True when no synaptic sum of this core can leave 16 bits under the default options.
-
-    With clamping, ``threshold_high ≥ 1``, every initial state in ``[threshold_low, threshold_high)``, every
-    weight ≤ ``threshold_high`` and no positive leak, the state stays in ``[threshold_low, threshold_high)``
-    (a fired neuron keeps ``v − thr < max(W) ≤ thr``, or 0), so each sum lies in
-    ``[threshold_low + min(W), threshold_high − 1 + max(W)]``; if that is inside 16 bits the kernel may skip
-    its overflow bookkeeping for this core.
-    """
-    thr, lo = layer.threshold_high, layer.threshold_low
-    w, v = layer.weights, layer.neurons_initial_value
-    if thr < 1 or w.size == 0 or v.size == 0:
-        return False
-    w_max, w_min = int(w.max()), int(w.min())
-    if int(v.max()) >= thr or int(v.min()) < lo or w_max > thr:
-        return False
-    if layer.leak_enable and layer.biases.size and int(layer.biases.max()) > 0:
-        return False
-    return thr - 1 + max(w_max, 0) <= 32767 and lo + min(w_min, 0) >= -32768
 
 
 def _grow(out: npt.NDArray[np.int64], n: int, size: int) -> npt.NDArray[np.int64]:
@@ -229,6 +223,7 @@ class _Run:
         self.S = self.cc.S0.copy()
         self.dec = np.zeros(N_CNN_LAYERS, np.int64)
         self.last_tick: int | None = None
+        self._out = np.empty((0, 6), np.int64)
 
     def run(self, events: Events, end_time_us: int | None = None) -> SimResult:
         cc = self.cc
@@ -240,44 +235,21 @@ class _Run:
         preprocess_dvs(rows, cc.config.dvs_layer, cc.options.dvs_merged_polarity)
         last = int(rows[-1, 0]) if len(rows) else -1
         horizon = last if end_time_us is None else max(last, end_time_us)
-        ticks = np.asarray(cc.options.tick_times(self.last_tick, horizon), dtype=np.int64)
+        span = TickSpan(cc.options, self.last_tick, horizon)
         readout = np.zeros(N_READOUT_CLASSES, np.int64)
-        cnt = np.zeros((5, N_CNN_LAYERS), np.int64)
-        err = np.zeros(8, np.int64)
-        work = (
-            np.zeros(max(1, int((cc.P[:, K.F_] * cc.P[:, K.K_]).max())), np.bool_),
-            np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
-            np.zeros((N_CNN_LAYERS, 16, 2), np.int64),
-            np.zeros((N_CNN_LAYERS, 2), np.int64),
-            np.zeros((N_CNN_LAYERS + 2, 8), np.int64),
-        )
-        scratch = np.zeros(cc.scratch_size, np.int64)
-        lscratch = np.zeros(cc.lscratch_size, np.int64)
-        out = np.empty((self.capacity, 6), np.int64)
-        e = nticks = nout = 0
-        while e <= len(rows):
-            snapshot = (self.S.copy(), self.dec.copy(), cnt.copy(), readout.copy())
-            n_new, t_new, e_new = K.run_kernel(
-                rows, ticks, cc.P, cc.opt, cc.W, cc.WR, self.S, cc.B, cc.NNZ, scratch, lscratch, cc.dest,
-                cc.dvs_dest, cc.dvs_mon, self.dec, readout, cnt, out, err, *work, e, nticks, nout,
-            )  # fmt: skip
-            if err[0] != K.ERR_NONE:
-                nticks = t_new
-                break
-            if n_new > len(out):
-                # One event's cascade overflowed the buffer: undo this call and redo it with more room.
-                self.S[:], self.dec[:], cnt[:], readout[:] = snapshot
-                out = _grow(out, nout, 2 * n_new)
-                continue
-            nout, nticks, e = n_new, t_new, e_new
-            if e <= len(rows):
-                out = _grow(out, nout, 2 * len(out))
-        self.capacity = max(self.capacity, len(out))
-        if nticks:
-            self.last_tick = int(ticks[nticks - 1])
+        cnt = np.zeros((K.N_COUNTERS, N_CNN_LAYERS), np.int64)
+        wk = new_work(self.S, self.dec, readout, cnt, cc.max_features, cc.scratch_size, cc.lscratch_size)
+        if cc.leaks:
+            nticks, last_tick = self._simulate(rows, span, wk)
+        else:  # ticks change nothing: count them, apply none
+            nticks, last_tick = span.count_and_last()
+            self._simulate(rows, None, wk)
+        if last_tick is not None:
+            self.last_tick = last_tick
+        err = wk.err
         if err[0] != K.ERR_NONE:
             _raise(err, cc.config)
-        out = out[:nout]
+        out = self._out
         res = SimResult(
             synops=cnt[K.C_SYNOPS].copy(),
             spikes_generated=cnt[K.C_GEN].copy(),
@@ -296,6 +268,45 @@ class _Run:
                 r = out[out[:, 1] == L]
                 res.traces[L] = make_events(r[:, 0], r[:, 1], r[:, 2], r[:, 3], r[:, 4])
         return res
+
+    def _simulate(
+        self, rows: npt.NDArray[np.int64], span: TickSpan | None, wk: Work
+    ) -> tuple[int, int | None]:
+        """Run the kernel over ``rows`` and the ticks of ``span``, growing the output buffer as needed.
+
+        Output rows go to ``self._out``; returns (ticks applied, time of the last one applied).
+        """
+        kernels = load_kernels()
+        net = self.cc.net
+        chunks = span.chunks() if span is not None else iter(())
+        ticks = next(chunks, _NO_TICKS)
+        following = next(chunks, None)
+        out = np.empty((self.capacity, 6), np.int64)
+        e = ti = nout = done = 0
+        last_tick: int | None = None
+        while e <= len(rows):
+            snapshot = (wk.S.copy(), wk.dec.copy(), wk.cnt.copy(), wk.readout.copy())
+            n_new, t_new, e_new = kernels.run_kernel(
+                rows, ticks, int(following is not None), net, wk, out, e, ti, nout
+            )
+            if wk.err[0] == K.ERR_NONE and n_new > len(out):
+                # One event's cascade overflowed the buffer: undo this call and redo it with more room.
+                wk.S[:], wk.dec[:], wk.cnt[:], wk.readout[:] = snapshot
+                out = _grow(out, nout, 2 * n_new)
+                continue
+            nout, ti, e = min(n_new, len(out)), t_new, e_new
+            if ti:
+                last_tick = int(ticks[ti - 1])
+            if wk.err[0] != K.ERR_NONE:
+                break
+            if following is not None and ti == len(ticks):
+                done += ti
+                ticks, following, ti = following, next(chunks, None), 0
+            if 2 * nout > len(out):
+                out = _grow(out, nout, 2 * len(out))
+        self.capacity = max(self.capacity, len(out))
+        self._out = out[:nout]
+        return done + ti, last_tick
 
     def states(self) -> dict[int, npt.NDArray[np.int16]]:
         out: dict[int, npt.NDArray[np.int16]] = {}

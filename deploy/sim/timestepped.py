@@ -6,6 +6,10 @@ reset to zero with ``return_to_zero``), clamp at ``threshold_low``, then route t
 destination with sum pooling and ``feature_shift``. This is what sinabs's software forward computes on the
 discretised network; it differs from the chip by design (SPECK_SEMANTICS §10: summed bins, several spikes per
 step). It serves the benchmark and the agreement checks where the semantics coincide.
+
+:mod:`deploy.timestep` is the other time-stepped evaluator: it runs the compiler's float or integer graphs
+before placement; this one runs what the chip runs (a placed ChipConfig), so a comparison with the
+event-driven simulator sees exactly the same cores, routing and integers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Data layout shared by the simulator and its numba kernel: indices, :class:`Net` and :class:`Work`.
+
+This module imports neither numba nor torch, so the simulator can lay out a configuration before the kernels
+are loaded (see :mod:`deploy.sim.warmup`). The layouts are described in :mod:`deploy.sim.kernel`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hwconfig.config import N_CNN_LAYERS
+
+# Columns of the per-core parameter table P[9, N_PARAM].
+F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
+THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED = range(11, 25)
+SXL, SYL = 25, 26  # log2 of the strides (chip strides are powers of two), -1 otherwise
+N_PARAM = 27
+
+# Option flags opt[N_OPT].
+O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE, O_DVSMON = range(9)
+N_OPT = 9
+OVF_ERROR, OVF_WRAP, OVF_SAT = 0, 1, 2
+CHECK_SUM, CHECK_RESULT = 0, 1
+
+# Pending spikes are stored as ``order_key << 24 | f << 14 | x << 7 | y`` (f < 1024, x, y < 128): sorting
+# the packed values sorts by the emission-order key (generic path only), and decoding needs no division.
+PACK_F, PACK_X = 14, 7
+MAX_MASK_TAPS = 64  # taps per event that fit the uint64 firing masks of the fast path
+
+# Error codes in err[0].
+ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
+
+# Counter rows.
+C_SYNOPS, C_GEN, C_EMIT, C_INPUTS, C_DROPPED = range(5)
+N_COUNTERS = 5
+
+# Frame stack rows (one per core on the depth-first stack, plus the root) and columns.
+N_FRAMES = N_CNN_LAYERS + 2
+N_FRAME_COLS = 8
+MAX_K = 16  # kernel_size limit of the chip (§7.2): rows of the tap lists
+
+
+class Net(NamedTuple):
+    """The compiled configuration, read-only (see the module docstring for the layouts)."""
+
+    P: Any  # int64[9, N_PARAM]
+    opt: Any  # int64[N_OPT]
+    W: Any  # int32, per core [c][kx][ky][f]
+    B: Any  # int32, per core [f]
+    NNZ: Any  # int32, per core [c][kx][ky]: non-zero weights of the tap
+    dest: Any  # int64[9, 2, 4]: enable, layer, pooling, feature_shift
+    dvs_dest: Any  # int64[2]: the DVS layer's destination cores, -1 if none
+
+
+class Work(NamedTuple):
+    """Everything the kernel writes; one per run (see :func:`new_work`)."""
+
+    S: Any  # int32 states, per core [x][y][f]
+    dec: Any  # int64[9] decimator counters
+    readout: Any  # int64[N_READOUT_CLASSES]
+    cnt: Any  # int64[N_COUNTERS, 9]
+    err: Any  # int64[8]: code, core, f, x, y, t, value
+    scratch: Any  # int64: per core, its pending event spikes
+    lscratch: Any  # int64: per core, its pending leak spikes
+    mask: Any  # uint64[max F]: firing taps per feature of the event being computed (fast path)
+    fl: Any  # bool[max F]: firing flags of one row (generic path)
+    xol: Any  # int64[MAX_K, 2]: valid (kx, x_out) of the event being computed
+    yol: Any  # int64[MAX_K, 2]: valid (ky, y_out)
+    fr: Any  # int64[N_FRAMES, N_FRAME_COLS]: the depth-first frame stack
+
+
+def new_work(
+    S: Any, dec: Any, readout: Any, cnt: Any, max_features: int, scratch_size: int, lscratch_size: int
+) -> Work:
+    """A :class:`Work` around the run's states ``S``, decimators ``dec``, ``readout`` and counters ``cnt``,
+    with zeroed error record and scratch buffers sized for the configuration."""
+    f = max(1, max_features)
+    return Work(
+        S=S,
+        dec=dec,
+        readout=readout,
+        cnt=cnt,
+        err=np.zeros(8, np.int64),
+        scratch=np.zeros(max(1, scratch_size), np.int64),
+        lscratch=np.zeros(max(1, lscratch_size), np.int64),
+        mask=np.zeros(f, np.uint64),
+        fl=np.zeros(f, np.bool_),
+        xol=np.zeros((MAX_K, 2), np.int64),
+        yol=np.zeros((MAX_K, 2), np.int64),
+        fr=np.zeros((N_FRAMES, N_FRAME_COLS), np.int64),
+    )
