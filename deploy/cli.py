@@ -125,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from deploy.limits import set_max_memory
 
     set_max_memory(getattr(args, "max_memory", None))
+    if not getattr(args, "quiet", False):
+        from deploy.sim.warmup import set_compile_notifier
+
+        # The first simulation after an install without scripts/install.sh compiles the kernels: say so.
+        set_compile_notifier(lambda message: print(f"deploy-model: {message}", file=sys.stderr, flush=True))
     try:
         _require_input_files(args)
         return int(args._run(args))
