@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if verdict.fits:
         print(f"OK: the model fits {verdict.chip.name}")
         return 0
+    from deploy.fixes import find_joint_fix, format_joint_fix
+
+    print(format_joint_fix(find_joint_fix(verdict.graph, verdict.chip, compile_options(args)), verdict.chip))
     if verdict.check.violations:
         print(
             f"deploy-model: error: the model does not fit {verdict.chip.name} "
