@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from deploy.check import NETWORK, CheckResult, check
+from deploy.check import NETWORK, CheckResult, check, layer_memory
 from deploy.errors import DeployError
 from deploy.graph import OUTPUT, ChipLayer, Edge, LayerGraph, Placement, QuantizedGraph, Shape3, conv_out_shape
 from deploy.options import CompileOptions
@@ -426,6 +426,25 @@ def _quantize(graph: LayerGraph, options: CompileOptions) -> QuantizedGraph:
     )
 
 
+def _plausible(graph: LayerGraph, chip: ChipSpec) -> bool:
+    """Cheap necessary conditions (sizes and memory per layer) before the full proof is paid for."""
+    lo, hi = chip.kernel_size_range
+    for layer in graph.layers:
+        _, h, w = layer.out_shape
+        _, hi_in, wi_in = layer.in_shape
+        if not (1 <= h <= chip.max_output_size and 1 <= w <= chip.max_output_size):
+            return False
+        if max(hi_in, wi_in) > chip.max_input_size or not lo <= max(layer.weight.shape[-2:]) <= hi:
+            return False
+        mem = layer_memory(layer)
+        if not any(
+            mem.kernel <= c.kernel_memory and mem.neuron <= c.neuron_memory and mem.bias <= c.bias_memory
+            for c in chip.cores
+        ):
+            return False
+    return True
+
+
 def _prove(
     graph: LayerGraph, chip: ChipSpec, options: CompileOptions
 ) -> tuple[QuantizedGraph, CheckResult, Placement | None]:
@@ -494,8 +513,10 @@ def find_joint_fix(
                     checked,
                     space,
                 )
-            checked += 1
             changed = _apply(graph, {m.layer: {m.field: m.new} for m in chosen})
+            if not _plausible(changed, chip):
+                continue
+            checked += 1
             try:
                 qgraph, result, placed = _prove(changed, chip, opts)
             except DeployError:
@@ -507,7 +528,7 @@ def find_joint_fix(
     return NoJointFix(
         f"search space exhausted: none of the {space} candidate models (stride, pooling, out_channels or "
         f"kernel size changed on ≤ {max_layers} layers; exit layers keep their class count) fits "
-        f"{chip.name} ({checked} checked, the others left a violating layer untouched)",
+        f"{chip.name} ({checked} passed the size and memory pre-check and failed the full check)",
         checked,
         space,
         exhausted=True,
@@ -518,12 +539,15 @@ def format_joint_fix(fix: JointFix | NoJointFix, chip: ChipSpec) -> str:
     """The lines ``deploy-model check`` prints before the per-layer violations."""
     if isinstance(fix, NoJointFix):
         return f"no joint fix: {fix.reason}"
-    n = len(fix.changes)
+    n = sum(c.field != "padding" for c in fix.changes)
     cores = ", ".join(str(c) for c in fix.placement.core_of)
     head = "one change makes" if n == 1 else f"{n} changes make"
     lines = [
         f"{head} the whole model fit {chip.name} (checked: every rule passes and the layers place on cores "
         f"{cores}; retrain with the changed architecture):"
     ]
-    lines += [f"  {c.describe()}" for c in fix.changes]
+    lines += [
+        f"  {c.describe()}" + (" (goes with the smaller kernel)" if c.field == "padding" else "")
+        for c in fix.changes
+    ]
     return "\n".join(lines)
