@@ -36,7 +36,15 @@ import numpy.typing as npt
 
 from deploy.check import NETWORK, CheckResult, check, layer_memory
 from deploy.errors import DeployError
-from deploy.graph import OUTPUT, ChipLayer, Edge, LayerGraph, Placement, QuantizedGraph, Shape3, conv_out_shape
+from deploy.graph import (
+    OUTPUT,
+    ChipLayer,
+    LayerGraph,
+    Placement,
+    QuantizedGraph,
+    Shape3,
+    conv_out_shape,
+)
 from deploy.options import CompileOptions
 from deploy.place import place
 from hwconfig.spec import ChipSpec, ceil_log2, kernel_memory_words, neuron_memory_words
@@ -134,7 +142,9 @@ class JointFix:
                 "warnings": [w.message for w in self.check.warnings],
                 "placement": {
                     name: core
-                    for name, core in zip(self.check.fit_matrix.layer_names, self.placement.core_of, strict=True)
+                    for name, core in zip(
+                        self.check.fit_matrix.layer_names, self.placement.core_of, strict=True
+                    )
                 },
             },
             "candidates_checked": self.candidates_checked,
@@ -174,16 +184,16 @@ class NoJointFix:
 
 @dataclass(frozen=True)
 class _Move:
-    """A candidate change of one field of one layer (index into ``graph.layers``) and its cost."""
+    """A candidate setting of one layer (index into ``graph.layers``): one or two fields, and its cost."""
 
     layer: int
-    field: Field
-    new: int
+    fields: tuple[tuple[Field, int], ...]
     cost: float
 
     @property
-    def key(self) -> tuple[float, int, int, int]:
-        return (self.cost, self.layer, _FIELD_ORDER[self.field], -self.new)
+    def key(self) -> tuple[float, int, int, tuple[tuple[int, int], ...]]:
+        order = tuple((_FIELD_ORDER[f], -v) for f, v in self.fields)
+        return (self.cost, self.layer, len(self.fields), order)
 
 
 def _nearest(arr: npt.NDArray[Any], axis: int, size: int) -> npt.NDArray[Any]:
@@ -206,9 +216,7 @@ def _shrunk_padding(layer: ChipLayer, k: int) -> int:
     return min(max(layer.padding), k // 2)
 
 
-def _changed_layer(
-    layer: ChipLayer, fields: Mapping[str, int], in_shape: Shape3
-) -> ChipLayer:
+def _changed_layer(layer: ChipLayer, fields: Mapping[str, int], in_shape: Shape3) -> ChipLayer:
     """``layer`` with ``fields`` applied and receiving ``in_shape``; weights reshaped to match."""
     weight = layer.weight
     bias = layer.bias
@@ -266,7 +274,11 @@ def _apply(graph: LayerGraph, changes: Mapping[int, Mapping[str, int]]) -> Layer
             src = new_layers[e.src]
             _, h, w = src.out_shape
             c = layer.in_shape[0]
-            if len(ins) == 1 and e.feature_shift == 0 and src.out_features != graph.layers[e.src].out_features:
+            if (
+                len(ins) == 1
+                and e.feature_shift == 0
+                and src.out_features != graph.layers[e.src].out_features
+            ):
                 c = src.out_features
             in_shape = (c, h // e.pooling, w // e.pooling)
         new_layers.append(_changed_layer(layer, changes.get(i, {}), in_shape))
@@ -275,17 +287,18 @@ def _apply(graph: LayerGraph, changes: Mapping[int, Mapping[str, int]]) -> Layer
 
 def _layer_changes(graph: LayerGraph, changed: LayerGraph, moves: Sequence[_Move]) -> tuple[LayerChange, ...]:
     out: list[LayerChange] = []
-    for m in sorted(moves, key=lambda m: (m.layer, _FIELD_ORDER[m.field])):
+    for m in sorted(moves, key=lambda m: m.layer):
         before, after = graph.layers[m.layer], changed.layers[m.layer]
-        old = {
-            "stride": max(before.stride),
-            "pooling": _out_pooling(graph, m.layer),
-            "out_channels": before.out_features,
-            "kernel_size": before.kernel_size,
-        }[m.field]
-        out.append(LayerChange(before.name, m.field, old, m.new))
-        if m.field == "kernel_size" and after.padding != before.padding:
-            out.append(LayerChange(before.name, "padding", max(before.padding), max(after.padding)))
+        for field, new in sorted(m.fields, key=lambda fv: _FIELD_ORDER[fv[0]]):
+            old = {
+                "stride": max(before.stride),
+                "pooling": _out_pooling(graph, m.layer),
+                "out_channels": before.out_features,
+                "kernel_size": before.kernel_size,
+            }[field]
+            out.append(LayerChange(before.name, field, old, new))
+            if field == "kernel_size" and after.padding != before.padding:
+                out.append(LayerChange(before.name, "padding", max(before.padding), max(after.padding)))
     return tuple(out)
 
 
@@ -351,34 +364,49 @@ def _kernel_candidates(layer: ChipLayer) -> list[int]:
 
 
 def _moves(graph: LayerGraph, chip: ChipSpec, layers: Sequence[int]) -> list[_Move]:
-    exits = set(graph.exit_layers)
+    """Every candidate setting of the given layers: each single-field change and each pair of fields."""
     moves: list[_Move] = []
     for i in layers:
-        layer = graph.layers[i]
-        if layer.kind == "conv":
-            s = max(layer.stride)
-            for ns in sorted(chip.allowed_stride):
-                if ns > s or (s not in chip.allowed_stride and ns != s):
-                    moves.append(_Move(i, "stride", ns, STRIDE_COST * abs(math.log2(ns / s))))
-            for k in _kernel_candidates(layer):
-                moves.append(_Move(i, "kernel_size", k, KERNEL_COST + 2 * (1 - k / layer.kernel_size)))
-        out = [e for e in graph.out_edges(i) if e.dst != OUTPUT]
-        if out and len({e.pooling for e in out}) == 1:
-            p = out[0].pooling
-            for np_ in sorted(chip.allowed_pooling):
-                if np_ > p:
-                    moves.append(_Move(i, "pooling", np_, POOLING_COST * math.log2(np_ / p)))
-        # The class count of an exit layer is the model's output: never shrink it. Channels of a layer
-        # whose destinations also receive other inputs would shift their feature ranges: not tried.
-        sole_source = all(len(graph.in_edges(e.dst)) == 1 and e.feature_shift == 0 for e in out)
-        if i not in exits and sole_source:
-            for f in _channel_candidates(layer, chip):
-                moves.append(_Move(i, "out_channels", f, CHANNEL_COST + 4 * (1 - f / layer.out_features)))
+        single = _single_moves(graph, chip, i)
+        moves += single
+        moves += [
+            _Move(i, a.fields + b.fields, a.cost + b.cost)
+            for ai, a in enumerate(single)
+            for b in single[ai + 1 :]
+            if a.fields[0][0] != b.fields[0][0]
+        ]
     return sorted(moves, key=lambda m: m.key)
 
 
+def _single_moves(graph: LayerGraph, chip: ChipSpec, i: int) -> list[_Move]:
+    """Single-field candidates of layer ``i``: larger strides/pooling, smaller kernels and channel counts."""
+    moves: list[_Move] = []
+    layer = graph.layers[i]
+    if layer.kind == "conv":
+        s = max(layer.stride)
+        for ns in sorted(chip.allowed_stride):
+            if ns > s or (s not in chip.allowed_stride and ns != s):
+                moves.append(_Move(i, (("stride", ns),), STRIDE_COST * abs(math.log2(ns / s))))
+        for k in _kernel_candidates(layer):
+            moves.append(_Move(i, (("kernel_size", k),), KERNEL_COST + 2 * (1 - k / layer.kernel_size)))
+    out = [e for e in graph.out_edges(i) if e.dst != OUTPUT]
+    if out and len({e.pooling for e in out}) == 1:
+        p = out[0].pooling
+        for np_ in sorted(chip.allowed_pooling):
+            if np_ > p:
+                moves.append(_Move(i, (("pooling", np_),), POOLING_COST * math.log2(np_ / p)))
+    # The class count of an exit layer is the model's output: never shrink it. Channels of a layer
+    # whose destinations also receive other inputs would shift their feature ranges: not tried.
+    sole_source = all(len(graph.in_edges(e.dst)) == 1 and e.feature_shift == 0 for e in out)
+    if i not in graph.exit_layers and sole_source:
+        for f in _channel_candidates(layer, chip):
+            cost = CHANNEL_COST + 4 * (1 - f / layer.out_features)
+            moves.append(_Move(i, (("out_channels", f),), cost))
+    return moves
+
+
 def _space_size(moves: Sequence[_Move], max_layers: int) -> int:
-    """Number of sets of ≤ ``max_layers`` moves on distinct layers (one move per layer)."""
+    """Number of sets of ≤ ``max_layers`` moves on distinct layers (one setting per layer)."""
     per_layer: dict[int, int] = {}
     for m in moves:
         per_layer[m.layer] = per_layer.get(m.layer, 0) + 1
@@ -403,7 +431,7 @@ def _combinations(moves: Sequence[_Move], n: int) -> Iterator[tuple[int, ...]]:
         for j in range(n):
             limit = idx[j + 1] if j + 1 < n else m
             if idx[j] + 1 < limit:
-                nxt = idx[:j] + (idx[j] + 1,) + idx[j + 1 :]
+                nxt = (*idx[:j], idx[j] + 1, *idx[j + 1 :])
                 if nxt not in seen:
                     seen.add(nxt)
                     heapq.heappush(heap, (cost - moves[idx[j]].cost + moves[idx[j] + 1].cost, nxt))
@@ -474,7 +502,7 @@ def find_joint_fix(
         graph: The model's float layer graph (``ModelCheck.graph``).
         chip: The target chip.
         options: The compiler options of the original check (quantisation rule, core map, readout).
-        max_layers: Most layers one fix may touch (one change per layer).
+        max_layers: Most layers one fix may touch (at most two fields changed per layer).
         max_candidates: Most candidate models quantised and checked.
         time_budget_s: Wall-clock budget of the search, in seconds.
 
@@ -513,7 +541,7 @@ def find_joint_fix(
                     checked,
                     space,
                 )
-            changed = _apply(graph, {m.layer: {m.field: m.new} for m in chosen})
+            changed = _apply(graph, {m.layer: dict(m.fields) for m in chosen})
             if not _plausible(changed, chip):
                 continue
             checked += 1

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from deploy.fixes import find_joint_fix, format_joint_fix
 
-    print(format_joint_fix(find_joint_fix(verdict.graph, verdict.chip, compile_options(args)), verdict.chip))
+    fix = find_joint_fix(verdict.graph, verdict.chip, compile_options(args))
+    print(format_joint_fix(fix, verdict.chip), flush=True)  # before the violations on stderr
     if verdict.check.violations:
         print(
             f"deploy-model: error: the model does not fit {verdict.chip.name} "

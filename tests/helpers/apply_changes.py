@@ -52,7 +52,9 @@ def _keep_out_channels(model: nn.Sequential, i: int, f: int) -> None:
     nxt = model[j]
     with torch.no_grad():
         if isinstance(nxt, nn.Conv2d):
-            repl = nn.Conv2d(f, nxt.out_channels, nxt.kernel_size, nxt.stride, nxt.padding, bias=nxt.bias is not None)
+            repl = nn.Conv2d(
+                f, nxt.out_channels, nxt.kernel_size, nxt.stride, nxt.padding, bias=nxt.bias is not None
+            )
             repl.weight.copy_(nxt.weight[:, :f])
         else:  # Linear after Flatten: inputs are (C, H, W) row-major, so the first f·H·W read channels < f
             per_channel = nxt.in_features // old
@@ -66,7 +68,9 @@ def _keep_out_channels(model: nn.Sequential, i: int, f: int) -> None:
 def _set_kernel(model: nn.Sequential, i: int, k: int) -> None:
     conv = model[i]
     kh, kw = conv.kernel_size
-    new = nn.Conv2d(conv.in_channels, conv.out_channels, k, conv.stride, conv.padding, bias=conv.bias is not None)
+    new = nn.Conv2d(
+        conv.in_channels, conv.out_channels, k, conv.stride, conv.padding, bias=conv.bias is not None
+    )
     y0, x0 = (kh - k) // 2, (kw - k) // 2
     with torch.no_grad():
         new.weight.copy_(conv.weight[:, :, y0 : y0 + k, x0 : x0 + k])
