@@ -240,7 +240,7 @@ def _changed_layer(layer: ChipLayer, fields: Mapping[str, int], in_shape: Shape3
     if state is not None:
         state = _nearest(_nearest(state[:f], 1, max(out[1], 1)), 2, max(out[2], 1))
     if (
-        weight is layer.weight
+        weight.shape == layer.weight.shape
         and in_shape == layer.in_shape
         and stride == layer.stride
         and padding == layer.padding
@@ -342,13 +342,15 @@ def _channel_candidates(layer: ChipLayer, chip: ChipSpec) -> list[int]:
     f = layer.out_features
     values = {1 << j for j in range(ceil_log2(f) + 1) if (1 << j) < f}
     _, h, w = layer.out_shape
-    k = max(layer.weight.shape[-2:])
-    for core in chip.cores:
+    k = int(max(layer.weight.shape[-2:]))
+    for kernel_cap, neuron_cap, bias_cap in {
+        (c.kernel_memory, c.neuron_memory, c.bias_memory) for c in chip.cores
+    }:
         for ff in range(f - 1, 0, -1):
             if (
-                kernel_memory_words(layer.in_features, ff, int(k)) <= core.kernel_memory
-                and neuron_memory_words(ff, max(w, 1), max(h, 1)) <= core.neuron_memory
-                and (layer.bias is None or ff <= core.bias_memory)
+                kernel_memory_words(layer.in_features, ff, k) <= kernel_cap
+                and neuron_memory_words(ff, max(w, 1), max(h, 1)) <= neuron_cap
+                and (layer.bias is None or ff <= bias_cap)
             ):
                 values.add(ff)
                 break
@@ -473,6 +475,22 @@ def _plausible(graph: LayerGraph, chip: ChipSpec) -> bool:
     return True
 
 
+def _class_count_limit(graph: LayerGraph, chip: ChipSpec) -> str | None:
+    """Why an exit layer cannot fit whatever else changes (its class count is fixed), or None."""
+    hi = chip.feature_count_range[1]
+    bias_cap = max(c.bias_memory for c in chip.cores)
+    for i in graph.exit_layers:
+        layer = graph.layers[i]
+        f = layer.out_features
+        if f > hi or (layer.bias is not None and f > bias_cap):
+            limit = f"{hi} output features" if f > hi else f"{bias_cap} bias words (one per class)"
+            return (
+                f"the exit layer '{layer.name}' has {f} classes and a core holds at most {limit}; a joint "
+                "fix never changes the class count (split the classifier over several layers)"
+            )
+    return None
+
+
 def _prove(
     graph: LayerGraph, chip: ChipSpec, options: CompileOptions
 ) -> tuple[QuantizedGraph, CheckResult, Placement | None]:
@@ -494,7 +512,7 @@ def find_joint_fix(
     *,
     max_layers: int = 3,
     max_candidates: int = 500,
-    time_budget_s: float = 2.0,
+    time_budget_s: float = 1.0,
 ) -> JointFix | NoJointFix:
     """Search for one set of changes that makes the whole model fit ``chip``, and prove it.
 
@@ -511,9 +529,9 @@ def find_joint_fix(
     """
     opts = options or CompileOptions()
     t0 = time.perf_counter()
-    _, base, placement = _prove(graph, chip, opts)
+    qgraph, base, placement = _prove(graph, chip, opts)
     if placement is not None:
-        return JointFix((), graph, _quantize(graph, opts), base, placement, 1, 1)
+        return JointFix((), graph, qgraph, base, placement, 1, 1)
     fixed = sorted({v.rule for v in base.violations} & UNFIXABLE_RULES)
     if fixed:
         v = next(v for v in base.violations if v.rule == fixed[0])
@@ -521,6 +539,9 @@ def find_joint_fix(
             f"the [{v.rule}] violation ({v.layer}) is not about sizes: no change of stride, pooling, "
             "channels or kernel size repairs it"
         )
+    classes = _class_count_limit(graph, chip)
+    if classes is not None:
+        return NoJointFix(classes)
     index = {layer.name: i for i, layer in enumerate(graph.layers)}
     violating = {index[v.layer] for v in base.violations if v.layer != NETWORK and v.layer in index}
     reach = {i: _descendants(graph, i) for i in range(len(graph.layers))}
@@ -530,10 +551,6 @@ def find_joint_fix(
     checked = 0
     for n in range(1, max_layers + 1):
         for idx in _combinations(moves, n):
-            chosen = [moves[j] for j in idx]
-            touched = {m.layer for m in chosen}
-            if len(touched) < n or not violating <= set().union(*(reach[i] for i in touched)):
-                continue
             if checked >= max_candidates or time.perf_counter() - t0 > time_budget_s:
                 return NoJointFix(
                     f"search stopped after {checked} candidate models ({time.perf_counter() - t0:.1f} s) "
@@ -541,6 +558,10 @@ def find_joint_fix(
                     checked,
                     space,
                 )
+            chosen = [moves[j] for j in idx]
+            touched = {m.layer for m in chosen}
+            if len(touched) < n or not violating <= set().union(*(reach[i] for i in touched)):
+                continue
             changed = _apply(graph, {m.layer: dict(m.fields) for m in chosen})
             if not _plausible(changed, chip):
                 continue

@@ -177,17 +177,29 @@ def test_the_classifier_class_count_is_never_changed() -> None:
 
 
 def test_a_model_that_cannot_be_fixed_says_why() -> None:
-    # 2000 classes > 1024 output features: the class count is fixed, so no change can help.
+    # 128 input channels (the model input) → 1024 classes, k = 1: kernel 128·2^(0+10) = 131072 > 65536.
+    # Only the input channels could shrink it; stride changes (the whole space) leave the kernel as it is.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(128, 1024, 1, bias=False), iaf())
+    verdict = checked(model, (128, 4, 4))
+    assert [v.rule for v in verdict.check.violations] == ["memory_fit"]
+    assert "its out_channels are the class count" in verdict.check.violations[0].fix
+    fix = find_joint_fix(verdict.graph, CHIP)
+    assert isinstance(fix, NoJointFix) and fix.exhausted, fix
+    assert fix.search_space == 3 and "none of the 3 candidate models" in fix.reason  # stride 2, 4 or 8
+    assert format_joint_fix(fix, CHIP).startswith("no joint fix: search space exhausted")
+    assert json.loads(json.dumps(fix.as_dict()))["found"] is False
+
+
+def test_too_many_classes_is_refused_without_a_search() -> None:
+    # 2000 classes > 1024 output features of a core, and the class count is never changed.
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(2, 4, 3, bias=False), iaf(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2000, bias=False), iaf()
     )
-    verdict = checked(model, (2, 8, 8))
-    fix = find_joint_fix(verdict.graph, CHIP)
-    assert isinstance(fix, NoJointFix) and fix.exhausted
-    assert fix.search_space > 0 and f"none of the {fix.search_space} candidate models" in fix.reason
-    assert format_joint_fix(fix, CHIP).startswith("no joint fix: search space exhausted")
-    assert json.loads(json.dumps(fix.as_dict()))["found"] is False
+    fix = find_joint_fix(checked(model, (2, 8, 8)).graph, CHIP)
+    assert isinstance(fix, NoJointFix) and fix.search_space == 0
+    assert fix.reason.startswith("the exit layer '3' has 2000 classes and a core holds at most 1024 output")
 
 
 def test_a_rule_about_something_else_is_refused_without_a_search() -> None:
