@@ -460,6 +460,8 @@ def _plausible(graph: LayerGraph, chip: ChipSpec) -> bool:
     """Cheap necessary conditions (sizes and memory per layer) before the full proof is paid for."""
     lo, hi = chip.kernel_size_range
     for layer in graph.layers:
+        if min(layer.in_shape) < 1 or layer.weight.size == 0:
+            return False
         _, h, w = layer.out_shape
         _, hi_in, wi_in = layer.in_shape
         if not (1 <= h <= chip.max_output_size and 1 <= w <= chip.max_output_size):
