@@ -14,6 +14,7 @@ edited the way a user would edit it, and the edited model is then checked from s
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import sinabs.layers as sl
@@ -90,9 +91,8 @@ def _set_pooling(model: nn.Sequential, i: int, p: int) -> nn.Sequential:
     mods.insert(j + 1, sl.SumPool2d(p))
     names = [n for n, _ in model.named_children()]
     # Keep the weight layers' names (the module paths the changes refer to); the new pool gets a fresh one.
-    return nn.Sequential(
-        dict(zip([*names[: j + 1], f"pool_after_{names[i]}", *names[j + 1 :]], mods, strict=True))  # type: ignore[arg-type]
-    )
+    new_names = [*names[: j + 1], f"pool_after_{names[i]}", *names[j + 1 :]]
+    return nn.Sequential(OrderedDict(zip(new_names, mods, strict=True)))
 
 
 def _fit_linears(model: nn.Sequential, input_shape: tuple[int, int, int]) -> None:

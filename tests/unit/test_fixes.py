@@ -15,6 +15,8 @@ import sinabs.layers as sl
 import torch
 from helpers.apply_changes import apply_changes_to_module
 from helpers.reference_data import reference_file
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from deploy.fixes import JointFix, LayerChange, NoJointFix, apply_changes, find_joint_fix, format_joint_fix
@@ -228,3 +230,40 @@ def test_a_model_that_fits_needs_no_change() -> None:
     verdict = checked(nn.Sequential(nn.Conv2d(2, 4, 3, bias=False), iaf()), (2, 8, 8))
     fix = find_joint_fix(verdict.graph, CHIP)
     assert isinstance(fix, JointFix) and fix.changes == ()
+
+
+@st.composite
+def sequential_models(draw: st.DrawFn) -> tuple[nn.Sequential, tuple[int, int, int]]:
+    """Small conv chains (optionally pooled, optionally ending in a Linear classifier), often too big."""
+    side = draw(st.sampled_from([32, 64, 128]))
+    layers: list[nn.Module] = []
+    c = 2
+    for _ in range(draw(st.integers(1, 3))):
+        f = draw(st.sampled_from([2, 8, 32, 128]))
+        k = draw(st.sampled_from([1, 3, 5, 7]))
+        layers += [nn.Conv2d(c, f, k, draw(st.sampled_from([1, 2])), k // 2, bias=False), iaf()]
+        if draw(st.booleans()):
+            layers.append(sl.SumPool2d(2))
+        c = f
+    shapes = nn.Sequential(*(m for m in layers if not isinstance(m, sl.IAFSqueeze)))  # no stored states
+    with torch.no_grad():
+        n_in = shapes(torch.zeros(1, 2, side, side)).numel()
+    if draw(st.booleans()) and n_in <= 2**16:
+        layers += [nn.Flatten(), nn.Linear(n_in, 10, bias=False), iaf()]
+    return nn.Sequential(*layers), (2, side, side)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequential_models())
+def test_every_fix_found_fits_when_applied_to_the_torch_model(
+    case: tuple[nn.Sequential, tuple[int, int, int]],
+) -> None:
+    model, shape = case
+    verdict = checked(model, shape)
+    assume(not verdict.fits)
+    fix = find_joint_fix(verdict.graph, CHIP)
+    assume(isinstance(fix, JointFix))
+    assert isinstance(fix, JointFix)
+    exits = {verdict.graph.layers[i].name for i in verdict.graph.exit_layers}
+    assert not [c for c in fix.changes if c.field == "out_channels" and c.layer_name in exits]
+    assert_fits_when_applied(model, fix, shape)
