@@ -15,7 +15,10 @@ Every change is propagated through the graph (a stride changes the input map of 
 Linear turned into a convolution keeps covering its whole incoming map, so its weight shape follows), the
 changed graph is quantised again and every chip rule and the placement are run on it
 (:func:`deploy.check.check`, :func:`deploy.place.place`). Only a candidate that passes all of them is
-returned, with that proof attached. The search is bounded by the number of candidates checked and by time.
+returned, with that proof attached. A fix touches at most ``max_layers`` layers (default 3) and at most two
+fields per layer; candidates are enumerated lazily in cost order, only those that touch every violating layer
+or one of its ancestors and pass a cheap size/memory pre-check are quantised and checked, and the search
+stops at ``max_candidates`` checked models or ``time_budget_s`` seconds.
 
 Weights of a changed layer only need the right shape for the rules (memory, sizes, word ranges): kept
 channels are sliced, a smaller kernel is the centre of the old one and a Linear's map is resampled by
