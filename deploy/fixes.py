@@ -446,10 +446,14 @@ def _combinations(moves: Sequence[_Move], n: int) -> Iterator[tuple[int, ...]]:
 # Proof
 
 
-def _quantize(graph: LayerGraph, options: CompileOptions) -> QuantizedGraph:
-    """Quantise as :func:`deploy.pipeline.check_model` does (the one place to follow its signature)."""
+def _quantize(graph: LayerGraph, chip: ChipSpec, options: CompileOptions) -> QuantizedGraph:
+    """Quantise as :func:`deploy.pipeline.check_model` does (the one place to follow its signature).
+
+    With ``quantize(graph, chip, options)`` (deploy/memory.py branch) this body becomes that one call.
+    """
     from deploy.quantize import quantize
 
+    del chip  # the current quantize takes the word widths from its own constants
     return quantize(
         graph,
         rule=options.quantization,
@@ -500,7 +504,7 @@ def _prove(
     graph: LayerGraph, chip: ChipSpec, options: CompileOptions
 ) -> tuple[QuantizedGraph, CheckResult, Placement | None]:
     """Quantise, run every chip rule and, if they pass, place: the same stages as ``check_model``."""
-    qgraph = _quantize(graph, options)
+    qgraph = _quantize(graph, chip, options)
     result = check(qgraph, chip, readout=bool(options.readout))
     if not result.ok:
         return qgraph, result, None
