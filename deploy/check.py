@@ -151,6 +151,7 @@ def rule_memory_fit(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> I
     max_k = max(fit.kernel_capacity)
     max_n = max(fit.neuron_capacity)
     max_b = max(fit.bias_capacity)
+    exits = set(qgraph.graph.exit_layers)
     for i, q in enumerate(qgraph.layers):
         if any(fit.fits[i]):
             continue
@@ -179,7 +180,7 @@ def rule_memory_fit(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> I
             )
         fixes = []
         best = max_features_fitting(q.source, chip, readout=expanded)
-        if best is not None and best[0] < q.source.out_features:
+        if best is not None and best[0] < q.source.out_features and i not in exits:  # classes stay
             fixes.append(
                 f"reduce out_channels from {q.source.out_features} to ≤ {best[0]} (fits core {best[1]})"
             )
@@ -191,7 +192,13 @@ def rule_memory_fit(qgraph: QuantizedGraph, chip: ChipSpec, fit: FitMatrix) -> I
             st = min_stride_fitting(q.source, chip, emitted)
             if st is not None:
                 fixes.append(f"use stride {st[0]} (neuron memory {st[1]} words)")
-        fix = " or ".join(fixes) if fixes else "reduce the layer's channels, kernel size or output map"
+        fallback = (
+            "its out_channels are the class count: reduce its input channels, kernel size or map (stride "
+            "or pooling in an earlier layer)"
+            if i in exits
+            else "reduce the layer's channels, kernel size or output map"
+        )
+        fix = " or ".join(fixes) if fixes else fallback
         measured = f"kernel {mem.kernel}, neuron {mem.neuron}, bias {mem.bias}"
         limit = f"kernel {max_k}, neuron {max_n}, bias {max_b} (per core, see the fit matrix)"
         yield _violation(

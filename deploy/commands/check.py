@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     if verdict.fits:
         print(f"OK: the model fits {verdict.chip.name}")
         return 0
+    from deploy.fixes import find_joint_fix, format_joint_fix
+
+    fix = find_joint_fix(verdict.graph, verdict.chip, compile_options(args))
+    print(format_joint_fix(fix, verdict.chip), flush=True)  # before the violations on stderr
     if verdict.check.violations:
         print(
             f"deploy-model: error: the model does not fit {verdict.chip.name} "

@@ -133,7 +133,11 @@ def test_bad_arguments(
 
 
 def test_too_many_neurons(tmp_path: Path) -> None:
-    model = save(tmp_path, "big", nn.Sequential(nn.Conv2d(2, 16, 3, padding=1, bias=False), iaf()))
+    # The too_big_neurons reference shape; the first layer is not the exit, so fewer channels is a fix.
+    net = nn.Sequential(
+        nn.Conv2d(2, 16, 3, padding=1, bias=False), iaf(), nn.Conv2d(16, 4, 3, 2, 1, bias=False), iaf()
+    )
+    model = save(tmp_path, "big", net)
     r = cli("check", model, "--input-shape", "2,128,128")
     assert r.returncode == 2
     assert "layer '0'" in r.stderr and "neuron memory 262144 words > 65536" in r.stderr
@@ -143,7 +147,12 @@ def test_too_many_neurons(tmp_path: Path) -> None:
 
 def test_too_much_kernel_memory(tmp_path: Path) -> None:
     net = nn.Sequential(
-        nn.Conv2d(2, 64, 1, bias=False), iaf(), nn.Conv2d(64, 128, 5, padding=2, bias=False), iaf()
+        nn.Conv2d(2, 64, 1, bias=False),
+        iaf(),
+        nn.Conv2d(64, 128, 5, padding=2, bias=False),
+        iaf(),
+        nn.Conv2d(128, 10, 1, bias=False),  # exit layer: '2' may shrink its channels
+        iaf(),
     )
     r = cli("compile", save(tmp_path, "wide", net), "--input-shape", "2,8,8", "-o", tmp_path / "c.json")
     assert r.returncode == 2

@@ -36,6 +36,11 @@ def only(findings, rule):  # type: ignore[no-untyped-def]
     return hits[0]
 
 
+def with_head(layer):  # type: ignore[no-untyped-def]
+    """``layer`` followed by a small 1×1 exit layer, so that its own out_channels are not class counts."""
+    return qgraph([layer, qlayer("head", layer.source.out_shape, 2, 1)])
+
+
 def test_rules_are_one_named_list() -> None:
     names = [name for name, _ in RULES]
     assert len(names) == len(set(names))
@@ -89,7 +94,7 @@ def test_too_many_neurons_names_layer_numbers_and_fixes() -> None:
 def test_too_much_kernel_memory_solves_for_out_channels_and_kernel() -> None:
     # c=64, f=128, k=5: K = 64·2^(5+7) = 262144 > 65536. f ≤ 32 (64·2^(5+5) = 65536, core 5); k ≤ 2.
     layer = qlayer("features.3", (64, 8, 8), 128, 5, padding=(2, 2))
-    result = check(qgraph([layer]), CHIP)
+    result = check(with_head(layer), CHIP)
     mem = only(result.violations, "memory_fit")
     head = "[memory_fit] layer 'features.3': (Conv2d 64→128, k=5) kernel memory 262144"
     assert mem.message.startswith(head)
@@ -97,11 +102,25 @@ def test_too_much_kernel_memory_solves_for_out_channels_and_kernel() -> None:
     assert "use kernel_size ≤ 2" in mem.fix
 
 
+def test_exit_layer_hints_never_shrink_the_class_count() -> None:
+    # The same too-big layers as above, now the model's exit layer: out_channels are its classes.
+    kernel = qlayer("classifier", (64, 8, 8), 128, 5, padding=(2, 2))
+    mem = only(check(qgraph([kernel]), CHIP).violations, "memory_fit")
+    assert "out_channels" not in mem.fix and mem.fix == "use kernel_size ≤ 2"
+    neurons = qlayer("classifier", (2, 128, 128), 16, 3, padding=(1, 1))
+    mem = only(check(qgraph([neurons]), CHIP).violations, "memory_fit")
+    assert "out_channels" not in mem.fix and mem.fix == "use stride 2 (neuron memory 65536 words)"
+    # Nothing of its own fits: the fix points before the layer. 1100 classes with a bias: B = 1100 > 1024.
+    wide = qlayer("classifier", (1, 1, 1), 1100, 1, bias=[1] * 1100)
+    mem = only(check(qgraph([wide]), CHIP).violations, "memory_fit")
+    assert mem.fix.startswith("its out_channels are the class count: reduce its input channels")
+
+
 def test_kernel_and_neuron_fit_different_cores() -> None:
     # K = 16·2^(4+8) = 65536 → only cores 5/6; N = 256·2^(3+3)= 16384 fits all → fits 5, 6. Make N 32768:
     # 256 features on 16×8 → 256·2^(4+3) = 32768 → cores 0..4 only; no core holds both.
     layer = qlayer("c", (16, 16, 8), 256, 3, padding=(1, 1))
-    result = check(qgraph([layer]), CHIP)
+    result = check(with_head(layer), CHIP)
     mem = only(result.violations, "memory_fit")
     assert "fits only cores [5, 6]" in mem.message and "fits only cores [0, 1, 2, 3, 4]" in mem.message
     # f=128: K = 32768 (cores 3..6), N = 16384 (all) → core 3.
@@ -287,8 +306,7 @@ def test_readout_expansion_that_fits_no_core_is_a_memory_violation(rng: np.rando
     v = only(check(qgraph([fc]), CHIP, readout=True).violations, "memory_fit")
     assert "kernel memory 131072 words > 65536" in v.message
     assert "14 classes expanded to 53 channels" in v.message
-    # 8 classes → 29 channels: K = 512·2^(2+5) = 65536 fits cores 5 and 6; 9 → 33 channels needs 2^6.
-    assert "reduce out_channels from 14 to ≤ 8 (fits core 5)" in v.fix
+    assert "out_channels" not in v.fix  # the exit layer's channels are the class count: never shrunk
     assert "use kernel_size ≤ 1" in v.fix  # 512·2^(0+6) = 32768
 
 
@@ -363,7 +381,7 @@ def test_threshold_high_and_state_ranges() -> None:
 def test_bias_memory_over_capacity() -> None:
     # 1100 features with a bias: B = 1100 > 1024 bias words on every core (and > 1024 features).
     a = qlayer("a", (1, 1, 1), 1100, 1, bias=[1] * 1100)
-    mem = only(check(qgraph([a]), CHIP).violations, "memory_fit")
+    mem = only(check(with_head(a), CHIP).violations, "memory_fit")
     assert "bias memory 1100 words > 1024" in mem.message
     assert "reduce out_channels from 1100 to ≤ 1024 (fits core 0)" in mem.fix
 
