@@ -166,7 +166,7 @@ def validate(
             sample's last event.
         sim_options: Simulator semantics.
         gates: CI gates to evaluate.
-        progress: Called with the number of samples finished, as they finish.
+        progress: Called as ``progress(finished_now, total)`` as samples finish.
 
     Raises:
         DeployError: Bad model, data set, sample or executor (each message names the culprit).

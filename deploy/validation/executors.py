@@ -26,8 +26,8 @@ from deploy.errors import DeployError
 from deploy.validation.task import SampleItem, SampleOutcome, TaskContext, run_chunk
 
 EXECUTORS = ("process", "thread", "dask")
-Progress = Callable[[int], None]
-"""Called with the number of samples just finished."""
+Progress = Callable[[int, int], None]
+"""Called as ``progress(finished_now, total)`` each time a chunk of samples finishes."""
 
 Job = tuple[TaskContext, Sequence[SampleItem]]
 """One model's context and its samples; a sweep runs several jobs in one pool."""
@@ -67,7 +67,12 @@ class Runner:
 
     def run(self, jobs: Sequence[Job], progress: Progress | None = None) -> list[list[SampleOutcome]]:
         """Per job, the outcomes of its samples in their order (identical for every executor)."""
-        tick = progress or (lambda _n: None)
+        total = sum(len(items) for _, items in jobs)
+
+        def tick(n: int) -> None:
+            if progress is not None:
+                progress(n, total)
+
         chunks = [(j, c) for j, (_, items) in enumerate(jobs) for c in chunk_items(items, self.workers)]
         results: list[dict[int, list[SampleOutcome]]] = [{} for _ in jobs]
         if self._client is not None:
@@ -142,7 +147,9 @@ def _pool(executor: str, workers: int) -> Executor:
 
 
 def _collect(
-    futures: dict[Any, tuple[int, int]], results: list[dict[int, list[SampleOutcome]]], tick: Progress
+    futures: dict[Any, tuple[int, int]],
+    results: list[dict[int, list[SampleOutcome]]],
+    tick: Callable[[int], None],
 ) -> None:
     try:
         for fut in as_completed(futures):
@@ -195,7 +202,7 @@ def _run_dask(
     jobs: Sequence[Job],
     chunks: list[tuple[int, list[SampleItem]]],
     results: list[dict[int, list[SampleOutcome]]],
-    tick: Progress,
+    tick: Callable[[int], None],
 ) -> None:
     from distributed import as_completed as dask_completed
 
