@@ -204,16 +204,14 @@ def _run_dask(
     results: list[dict[int, list[SampleOutcome]]],
     tick: Callable[[int], None],
 ) -> None:
-    from distributed import as_completed as dask_completed
-
     contexts = [client.scatter(ctx, broadcast=True) for ctx, _ in jobs]
     futures = {
         client.submit(run_chunk, contexts[j], chunk, pure=False): (j, k)
         for k, (j, chunk) in enumerate(chunks)
     }
     try:
-        for fut in dask_completed(list(futures)):
-            j, k = futures[fut]
+        # In submission order: distributed.as_completed needs a default client, which this one is not.
+        for fut, (j, k) in futures.items():
             results[j][k] = fut.result()
             tick(len(results[j][k]))
     except BaseException:
