@@ -3,7 +3,8 @@
 Runs :func:`deploy.validation.validate` on the 359-sample digits test split (``digits:test``) with
 
 - 1 worker (sequential, in this process),
-- 2 worker processes, 2 threads,
+- 2 worker processes: first while the fork server starts (it imports torch and loads the simulator kernel
+  once per Python process, :mod:`deploy.validation.warmup`), then again with it running; 2 threads,
 - a dask ``LocalCluster`` of 2 single-threaded worker processes (started before the timed run, as an
   existing cluster would be),
 
@@ -54,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     validate(MODEL, ds, samples=2)  # warm this process (numba cache, torch) so run 1 is not charged for it
     rows: list[tuple[str, float, ValidationResult]] = []
     timed("1 worker (sequential)", lambda: validate(MODEL, ds, workers=1), rows)
-    timed("2 processes", lambda: validate(MODEL, ds, workers=2, executor="process"), rows)
+    timed(
+        "2 processes (fork server starting)", lambda: validate(MODEL, ds, workers=2, executor="process"), rows
+    )
+    timed(
+        "2 processes (fork server running)", lambda: validate(MODEL, ds, workers=2, executor="process"), rows
+    )
     timed("2 threads", lambda: validate(MODEL, ds, workers=2, executor="thread"), rows)
     if not args.no_dask:
         from distributed import LocalCluster

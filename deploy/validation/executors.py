@@ -4,9 +4,9 @@ Every executor runs the same :func:`deploy.validation.task.run_chunk` on the sam
 outcomes in sample order, so results never depend on the executor or the number of workers.
 
 - ``process`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` started with ``forkserver``
-  (``spawn`` where there is none): numba and torch are imported once in the fork server, never in a process
-  that has already started threads, and workers fork from it ready to run. With one worker the chunks run in
-  this process.
+  (``spawn`` where there is none): torch, numba and the simulator kernel are loaded once in the fork server
+  (:mod:`deploy.validation.warmup`), never in a process that has already started threads, and workers fork
+  from it ready to run. With one worker the chunks run in this process.
 - ``thread``: a thread pool in this process (the simulator kernel releases the GIL; the time-stepped views
   mostly do not).
 - ``dask``: a ``dask.distributed`` scheduler at ``scheduler`` (``tcp://host:8786``); the task context is
@@ -32,8 +32,8 @@ Progress = Callable[[int, int], None]
 Job = tuple[TaskContext, Sequence[SampleItem]]
 """One model's context and its samples; a sweep runs several jobs in one pool."""
 
-PRELOAD = ("deploy.validation.task", "deploy.timestep", "deploy.sim.simulator", "deploy.agreement")
-"""Modules the fork server imports once (torch, numba and the kernel module among them)."""
+PRELOAD = ("deploy.validation.warmup",)
+"""Modules the fork server imports once: torch, numba and the simulator kernel, loaded and run once."""
 
 
 class ExecutorError(DeployError):
