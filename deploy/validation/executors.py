@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from deploy.errors import DeployError
-from deploy.validation.task import SampleItem, SampleOutcome, TaskContext, run_chunk
+from deploy.validation.task import SampleItem, SampleOutcome, TaskContext, run_chunk, warm_worker
 
 EXECUTORS = ("process", "thread", "dask")
 Progress = Callable[[int, int], None]
@@ -194,7 +194,13 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
             "workers with `dask worker ADDRESS`, or check the address"
         ) from None
     with client:
+        # Every worker loads torch and the kernel now, while this process compiles the model.
+        warming = [  # held until the client closes: a dropped future's task may be cancelled
+            client.submit(warm_worker, workers=[address], allow_other_workers=False, pure=False)
+            for address in client.scheduler_info().get("workers", {})
+        ]
         yield client
+        del warming
 
 
 def _run_dask(

@@ -195,6 +195,14 @@ def evaluate_sample(ctx: TaskContext, index: int, data: Any, label: int) -> Samp
     )
 
 
+def warm_worker() -> None:
+    """Load torch and the simulator kernel in this worker now (:mod:`deploy.validation.warmup`; once per
+    process), so that its first chunk is not slowed down by it."""
+    import importlib
+
+    importlib.import_module("deploy.validation.warmup")
+
+
 def run_chunk(ctx: TaskContext, items: Sequence[SampleItem]) -> list[SampleOutcome]:
     """Evaluate a chunk of samples (the unit shipped to a worker), with one torch thread."""
     with single_torch_thread():
