@@ -30,7 +30,8 @@ HELP = (
 
 EXIT_GATE_FAILED = 3
 DEFAULT_EXECUTOR = "process"
-"""Worker processes beat threads on the digits benchmark (scripts/bench_validate.py, README)."""
+"""Processes, not threads: the time-stepped views hold the GIL for part of every sample. On the shared 2-core
+benchmark machine the two went both ways within noise (scripts/bench_validate.py, README)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
