@@ -69,7 +69,7 @@ def test_bad_npz_is_named(tmp_path: Path, content: dict, match: str) -> None:
 
 
 def test_missing_dataset_and_bad_folder(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="does not exist.*digits:test"):
+    with pytest.raises(DatasetError, match=r"does not exist.*digits:test"):
         load_dataset(tmp_path / "nope.npz")
     (tmp_path / "cats").mkdir()
     with pytest.raises(DatasetError, match="one folder per class named by its integer label"):
