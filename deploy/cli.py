@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 2 a problem with the user's model, input or environment (any
 :class:`~deploy.errors.DeployError` or :class:`hwconfig.ConfigError`), printed as one paragraph on stderr;
-1 a bug in the tool (traceback).
+1 a bug in the tool (traceback); 3 ``validate``/``sweep``: a CI gate failed.
 
 Subcommands live in :mod:`deploy.commands`, one module each, exposing ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> int``; they are listed in :data:`COMMANDS`. ``deploy-model MODEL ...`` without a
@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "doctor": "doctor",
     "export": "export",
+    "validate": "validate",
+    "sweep": "sweep",
 }
 
 DEFAULT_COMMAND = "run"

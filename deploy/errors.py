@@ -66,3 +66,7 @@ class BoardError(DeployError):
 
 class SamnaUnavailableError(BoardError):
     """samna is missing, or only the PyPI stub is installed, so no board can be used."""
+
+
+class DatasetError(DeployError):
+    """A validation data set cannot be read or has an unexpected layout (the message names file and field)."""

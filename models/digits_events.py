@@ -303,7 +303,8 @@ def save_npz(path: str | Path, indices: npt.ArrayLike, recipe: Recipe = Recipe()
 
     Keys: ``events`` (first sample, tonic-style), ``sample_events`` (all samples concatenated),
     ``offsets`` (``n + 1``; sample i is ``sample_events[offsets[i]:offsets[i+1]]``), ``labels``, ``indices``
-    (positions in scikit-learn's ``load_digits``).
+    (positions in scikit-learn's ``load_digits``), ``duration_us`` (length of every recording, µs),
+    ``input_shape`` (``(C, H, W)`` = (2 polarities, 34, 34)).
 
     Returns:
         The number of events written.
@@ -318,5 +319,7 @@ def save_npz(path: str | Path, indices: npt.ArrayLike, recipe: Recipe = Recipe()
         offsets=offsets,
         labels=labels,
         indices=idx,
+        duration_us=np.int64(3 * recipe.saccade_ms * 1000),
+        input_shape=np.array([2, *SENSOR_SIZE], np.int64),
     )
     return int(offsets[-1])

@@ -1,17 +1,16 @@
 """Accuracy table of the reference models: float, quantised time-stepped, and bit-accurate simulated.
 
-For each model in ``models/`` (its committed ``model.pt``, loaded with ``weights_only=True``) on the test
-split of the digit events (:mod:`models.digits_events`):
+A thin call of :func:`deploy.validation.validate` (``deploy-model validate`` in Python) for each model in
+``models/`` (its committed ``model.pt``) on the test split of the digit events (``digits:test``,
+:func:`deploy.datasets.digits_dataset`):
 
-- **float**: the sinabs model run time-stepped on ``T`` time bins of event counts (sinabs semantics);
-- **quantised (time-stepped)**: the compiled integer graph (``deploy.pipeline.compile_model``: sinabs's
-  8-bit discretisation) run time-stepped on the same bins (``deploy.timestep.evaluate``);
-- **simulated**: every sample's events injected one by one, in time order, into the compiled chip
-  configuration on the bit-accurate event-driven simulator (``deploy.sim.simulator.simulate_batch``), each
-  sample from the initial (zero) state.
+- **float**: the normalised float graph run time-stepped on ``T = 30`` bins of 10 ms (sinabs semantics);
+- **quantised (time-stepped)**: the compiled integer graph run the same way;
+- **simulated**: every sample's events injected in time order into the compiled chip configuration on the
+  bit-accurate event-driven simulator, each sample from the initial (zero) state.
 
-Class decision everywhere (:func:`models.training.predict`): the output feature with the most output
-spikes; ties go to the lowest class index; no output spike at all counts as wrong.
+Class decision everywhere: the output feature with the most output spikes; ties go to the lowest class
+index; no output spike at all counts as wrong (as :func:`models.training.predict`).
 
 SynOps are the simulator's synaptic-update counts (taps that hit a neuron, SPECK_SEMANTICS §3.2), summed
 over cores, per sample. Energy per inference is an *estimate*: SynOps × :data:`E_SYNOP_PJ`; see
@@ -34,13 +33,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deploy.energy import ENERGY_PER_SYNOP, RESTING_POWER
-from models import digits_events, training
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "models" / "README.md"
@@ -77,68 +73,28 @@ class Row:
         return self.synops * E_SYNOP_PJ * 1e-6
 
 
-def chip_events(xytp: npt.NDArray[np.void], core: int) -> npt.NDArray[np.void]:
-    """Tonic-style events → chip input events for ``core`` (feature = polarity, as sinabs)."""
-    from deploy.sim.events import make_events
-
-    return make_events(xytp["t"], core, xytp["p"].astype(np.int16), xytp["x"], xytp["y"])
-
-
 def evaluate_model(name: str, subset: int | None, chip: str, workers: int | None, log=print) -> Row:
     """Float, quantised and simulated accuracy of ``models/<name>/model.pt`` on the test split."""
-    from deploy.pipeline import compile_model
-    from deploy.sim.simulator import simulate_batch
-    from deploy.timestep import evaluate as timestep_evaluate
+    from deploy.datasets import digits_dataset
+    from deploy.validation import validate
 
     start = time.perf_counter()
     package = __import__(f"models.{name}", fromlist=["CHECKPOINT"])
-    model = training.load_module(package.CHECKPOINT)
-    n_bins, input_shape = package.N_BINS, package.INPUT_SHAPE
-    _, test = digits_events.split_indices()
-    idx = test if subset is None else training.balanced_subset(test, subset)
-    events, labels = digits_events.build_dataset(idx)
-    rasters = np.stack([digits_events.rasterize(e, n_bins) for e in events])
-
-    float_acc, float_counts = training.evaluate(model, torch.from_numpy(rasters), torch.from_numpy(labels))
-    log(f"{name}: float {100 * float_acc:.2f} %  ({time.perf_counter() - start:.0f} s)")
-
-    # Compile a freshly loaded copy: the float run above left neuron states in ``model``, and the compiler,
-    # like sinabs, takes an initialised IAF state as the chip's ``neurons_initial_value``.
-    result = compile_model(training.load_module(package.CHECKPOINT), chip, input_shape)
-    if any(np.any(q.initial_state) for q in result.graph.layers if q.initial_state is not None):
-        raise RuntimeError(f"{name}: the committed model carries a non-zero neuron state")
-    graph = result.graph
-    (entry,) = graph.entry_layers
-    (exit_layer,) = graph.exit_layers
-    core_in, core_out = result.placement.core_of[entry], result.placement.core_of[exit_layer]
-    n_classes = graph.layers[exit_layer].out_shape[0]
-
-    quant_counts = np.stack([timestep_evaluate(result.qgraph, r).output.sum(axis=(0, 2, 3)) for r in rasters])
-    quant_acc = float((training.predict(quant_counts) == labels).mean())
-    log(f"{name}: quantised time-stepped {100 * quant_acc:.2f} %  ({time.perf_counter() - start:.0f} s)")
-
-    sims = simulate_batch(
-        result.config, [chip_events(e, core_in) for e in events], workers=workers, chip=chip
+    r = validate(package.CHECKPOINT, digits_dataset("test", limit=subset), chip, workers=workers)
+    log(
+        f"{name}: float {100 * r.accuracy['float']:.2f} %, quantised {100 * r.accuracy['quantised']:.2f} %, "
+        f"simulated {100 * r.accuracy['simulated']:.2f} %  ({time.perf_counter() - start:.0f} s)"
     )
-    sim_counts = np.stack(
-        [
-            np.bincount(s.events["feature"][s.events["layer"] == core_out], minlength=n_classes)[:n_classes]
-            for s in sims
-        ]
-    )
-    sim_pred = training.predict(sim_counts)
-    sim_acc = float((sim_pred == labels).mean())
-    log(f"{name}: simulated {100 * sim_acc:.2f} %  ({time.perf_counter() - start:.0f} s)")
     return Row(
         model=name,
-        n=len(labels),
-        float_acc=float_acc,
-        quant_acc=quant_acc,
-        sim_acc=sim_acc,
-        sim_vs_float_agree=float((sim_pred == training.predict(float_counts)).mean()),
-        synops=float(np.mean([int(s.synops.sum()) for s in sims])),
-        input_events=float(np.mean([len(e) for e in events])),
-        output_spikes=float(sim_counts.sum(1).mean()),
+        n=r.n_samples,
+        float_acc=r.accuracy["float"],
+        quant_acc=r.accuracy["quantised"],
+        sim_acc=r.accuracy["simulated"],
+        sim_vs_float_agree=r.agreement["float vs simulated"],
+        synops=r.synops.mean,
+        input_events=r.input_events.mean,
+        output_spikes=float(np.mean([s.layer_spikes[2][-1] for s in r.samples])),
         seconds=time.perf_counter() - start,
     )
 
@@ -191,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--subset", type=int, default=None, help="first N test samples (class-balanced)")
     ap.add_argument("--chip", default="speck2f")
-    ap.add_argument("--workers", type=int, default=None, help="simulator threads (default: all cores)")
+    ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     ap.add_argument(
         "--readme",
@@ -199,9 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="rewrite the table in models/README.md (auto: only for the full test split)",
     )
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for the time-stepped runs")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
     rows = run(args.models, args.subset, args.chip, args.workers)
     table = markdown(rows, args.chip)
     print(table)

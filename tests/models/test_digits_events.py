@@ -113,7 +113,16 @@ def test_save_npz_layout_round_trip(tmp_path):
     path = tmp_path / "ev.npz"
     n = de.save_npz(path, [4, 9])
     with np.load(path) as z:
-        assert sorted(z.files) == ["events", "indices", "labels", "offsets", "sample_events"]
+        assert sorted(z.files) == [
+            "duration_us",
+            "events",
+            "indices",
+            "input_shape",
+            "labels",
+            "offsets",
+            "sample_events",
+        ]
+        assert int(z["duration_us"]) == 300_000 and z["input_shape"].tolist() == [2, 34, 34]
         off = z["offsets"]
         assert off.tolist()[0] == 0 and off[-1] == n == len(z["sample_events"])
         np.testing.assert_array_equal(z["sample_events"][off[1] : off[2]], de.sample_events(9))

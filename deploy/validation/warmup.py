@@ -1,0 +1,42 @@
+"""Imported once by every validation worker process (fork server, dask workers): warm it up.
+
+Importing this module imports torch, numba and the simulator, and runs the simulator kernel once on an
+empty configuration, which loads its compiled machine code from numba's cache (≈ 1 s). Worker processes
+forked from the fork server afterwards start with all of it in memory, instead of each paying for it on its
+first sample. Nothing here runs threads, so forking afterwards is safe.
+
+It also fixes glibc's mmap threshold at 32 MiB in these processes (they only run validation tasks), so the
+arrays above 128 KiB every sample allocates (the input raster, the simulator's buffers) stay on the heap
+instead of being mapped and unmapped again. This matters most on dask workers: the nanny starts them with
+``MALLOC_TRIM_THRESHOLD_=65536``, which switches off glibc's dynamic threshold; measured here 0.10–0.11 s
+per digits sample with that variable against 0.07 s with the fixed threshold.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import deploy.timestep  # noqa: F401  (torch)
+from deploy.sim.events import empty_events
+from deploy.sim.simulator import simulate
+from deploy.validation import task  # noqa: F401  (what the workers run)
+from hwconfig.config import ChipConfig
+
+M_MMAP_THRESHOLD = -3
+"""glibc ``mallopt`` parameter number (malloc.h)."""
+
+
+def fix_mmap_threshold() -> bool:
+    """Keep allocations below 32 MiB on the heap (glibc only; elsewhere nothing happens).
+
+    Returns:
+        True when the threshold was set.
+    """
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+fix_mmap_threshold()
+simulate(ChipConfig(), empty_events())
