@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deploy.analysis import monitor_all
 from deploy.datasets import dataset_name, input_shape_of, load_dataset, subset
 from deploy.errors import DatasetError
 from deploy.options import CompileOptions
+from deploy.routing import entry_targets
 from deploy.sim.options import SimOptions
 from deploy.validation.executors import Progress, open_runner
 from deploy.validation.result import Gates, ValidationResult, summarise
-from deploy.validation.task import SampleItem, TaskContext, monitor_all
+from deploy.validation.task import SampleItem, TaskContext
 
 if TYPE_CHECKING:
     from deploy.graph import Shape3
@@ -37,15 +39,6 @@ class PreparedModel:
     @property
     def n_classes(self) -> int:
         return self.compiled.graph.layers[self.context.out_layer].out_features
-
-
-def input_targets(result: CompileResult) -> tuple[int, ...]:
-    """Layer ids input events go to: 13 (the DVS layer) for a DVS model, else the entry layers' cores."""
-    from deploy.sim.events import DVS_LAYER
-
-    if result.graph.dvs is not None:
-        return (DVS_LAYER,)
-    return tuple(sorted({result.placement.core_of[i] for i in result.graph.entry_layers}))
 
 
 def prepare(
@@ -78,7 +71,7 @@ def prepare(
         chip=result.chip.name,
         sim_options=sim_options or SimOptions(),
         core_of=core_of,
-        targets=input_targets(result),
+        targets=tuple(entry_targets(result.graph, result.placement)),
         out_layer=exits[-1] if exits else len(result.graph.layers) - 1,
         dt_us=dt_us,
         duration_us=duration_us,

@@ -15,7 +15,6 @@ the most spikes; ties go to the lowest index; no output spike at all gives :data
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,13 +87,6 @@ class SampleOutcome:
     layer_spikes: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
     synops: int
     input_events: int
-
-
-def monitor_all(config: ChipConfig, cores: Sequence[int]) -> ChipConfig:
-    """A copy of ``config`` that sends every spike of ``cores`` to the host (for per-layer counts)."""
-    for core in cores:
-        config = config.with_layer(core, dataclasses.replace(config.cnn_layers[core], monitor_enable=True))
-    return config
 
 
 def decide(counts: npt.ArrayLike) -> int:

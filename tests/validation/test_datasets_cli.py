@@ -11,6 +11,7 @@ import pytest
 from deploy.cli import main
 from deploy.datasets import is_tonic, load_dataset
 from deploy.errors import DatasetError
+from deploy.outdir import MARKER
 from deploy.validation import validate
 from deploy.validation.sweep import SweepError, load_sweep, run_sweep
 
@@ -79,7 +80,12 @@ def test_missing_dataset_and_bad_folder(tmp_path: Path) -> None:
 def test_cli_gates_exit_0_and_3(npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["validate", str(MODEL), "--device", "speck", "--dataset", str(npz), "--workers", "1", "-q"]
     assert main([*base, "--min-accuracy", "0", "-o", str(tmp_path / "out")]) == 0
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"summary.json", "report.md", "report.html"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "summary.json",
+        "report.md",
+        "report.html",
+        MARKER,
+    }
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="fig-confusion"' in html and 'id="fig-drift"' in html and 'id="fig-accuracy"' in html
     assert main([*base, "--max-drop", "-101"]) == 3
