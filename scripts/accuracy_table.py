@@ -76,11 +76,13 @@ class Row:
 def evaluate_model(name: str, subset: int | None, chip: str, workers: int | None, log=print) -> Row:
     """Float, quantised and simulated accuracy of ``models/<name>/model.pt`` on the test split."""
     from deploy.datasets import digits_dataset
-    from deploy.validation import validate
+    from deploy.validation import ExecutorSpec, validate
 
     start = time.perf_counter()
     package = __import__(f"models.{name}", fromlist=["CHECKPOINT"])
-    r = validate(package.CHECKPOINT, digits_dataset("test", limit=subset), chip, workers=workers)
+    r = validate(
+        package.CHECKPOINT, digits_dataset("test", limit=subset), chip, parallel=ExecutorSpec(workers=workers)
+    )
     log(
         f"{name}: float {100 * r.accuracy['float']:.2f} %, quantised {100 * r.accuracy['quantised']:.2f} %, "
         f"simulated {100 * r.accuracy['simulated']:.2f} %  ({time.perf_counter() - start:.0f} s)"

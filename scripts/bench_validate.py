@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deploy.datasets import digits_dataset
-from deploy.validation import ValidationResult, validate
+from deploy.validation import ExecutorSpec, ValidationResult, validate
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "digits_snn" / "model.pt"
 NMNIST_TEST = 10_000
@@ -59,12 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     small = digits_dataset("test", limit=4)
     validate(MODEL, small)  # warm this process (numba cache, torch)
     startup = {
-        "fork server start + first run (4 samples)": seconds(lambda: validate(MODEL, small, workers=2))[0]
+        "fork server start + first run (4 samples)": seconds(
+            lambda: validate(MODEL, small, parallel=ExecutorSpec(workers=2))
+        )[0]
     }
     configs: dict[str, Callable[[], ValidationResult]] = {
-        "1 worker (sequential)": lambda: validate(MODEL, ds, workers=1),
-        "2 processes": lambda: validate(MODEL, ds, workers=2, executor="process"),
-        "2 threads": lambda: validate(MODEL, ds, workers=2, executor="thread"),
+        "1 worker (sequential)": lambda: validate(MODEL, ds, parallel=ExecutorSpec(workers=1)),
+        "2 processes": lambda: validate(MODEL, ds, parallel=ExecutorSpec("process", 2)),
+        "2 threads": lambda: validate(MODEL, ds, parallel=ExecutorSpec("thread", 2)),
     }
     with ExitStack() as stack:
         if not args.no_dask:
@@ -77,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             address = cluster.scheduler_address
             startup["dask LocalCluster start"] = time.perf_counter() - t0
             startup["dask workers' first run (4 samples)"] = seconds(
-                lambda: validate(MODEL, small, workers=2, executor="dask", scheduler=address)
+                lambda: validate(MODEL, small, parallel=ExecutorSpec("dask", 2, address))
             )[0]
             configs["dask LocalCluster, 2 workers"] = lambda: validate(
-                MODEL, ds, workers=2, executor="dask", scheduler=address
+                MODEL, ds, parallel=ExecutorSpec("dask", 2, address)
             )
         best: dict[str, float] = {}
         results: list[ValidationResult] = []

@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from deploy.errors import DeployError
     from deploy.outdir import atomic_output_dir, check_output_dir
     from deploy.report.validation import write_validation_report
-    from deploy.validation import Gates, validate
+    from deploy.validation import ExecutorSpec, Gates, validate
 
     if args.output is not None:
         check_output_dir(args.output.absolute(), args.force)
@@ -176,9 +176,7 @@ def run(args: argparse.Namespace) -> int:
             _common.compile_options(args),
             input_shape=args.input_shape,
             samples=args.samples,
-            workers=args.workers,
-            executor=args.executor,
-            scheduler=args.scheduler,
+            parallel=ExecutorSpec(args.executor, args.workers, args.scheduler),
             dt_us=max(round(args.dt_ms * 1000), 1),
             duration_us=None if args.duration_ms is None else round(args.duration_ms * 1000),
             gates=gates,

@@ -10,7 +10,7 @@ per-layer drift, SynOps and energy per inference, and CI gates (:mod:`deploy.val
 from __future__ import annotations
 
 from deploy.validation.core import DEFAULT_DT_US, PreparedModel, prepare, validate, validate_many
-from deploy.validation.executors import EXECUTORS, ExecutorError
+from deploy.validation.executors import EXECUTORS, ExecutorError, ExecutorSpec
 from deploy.validation.result import GateResult, Gates, LayerDrift, Spread, ValidationResult
 from deploy.validation.task import NO_CLASS, VIEWS, SampleOutcome, TaskContext, evaluate_sample, run_chunk
 
@@ -20,6 +20,7 @@ __all__ = [
     "NO_CLASS",
     "VIEWS",
     "ExecutorError",
+    "ExecutorSpec",
     "GateResult",
     "Gates",
     "LayerDrift",

@@ -16,7 +16,7 @@ from deploy.errors import DatasetError
 from deploy.options import CompileOptions
 from deploy.routing import entry_targets
 from deploy.sim.options import SimOptions
-from deploy.validation.executors import Progress, open_runner
+from deploy.validation.executors import ExecutorSpec, Progress, open_runner
 from deploy.validation.result import Gates, ValidationResult, summarise
 from deploy.validation.task import SampleItem, TaskContext
 
@@ -129,9 +129,7 @@ def validate(
     *,
     input_shape: Shape3 | None = None,
     samples: int | None = None,
-    workers: int | None = 1,
-    executor: str = "process",
-    scheduler: str | None = None,
+    parallel: ExecutorSpec | None = None,
     dt_us: int = DEFAULT_DT_US,
     duration_us: int | None = None,
     sim_options: SimOptions | None = None,
@@ -151,9 +149,8 @@ def validate(
         input_shape: ``(C, H, W)``; None for the data set's (:func:`deploy.datasets.input_shape_of`) or,
             failing that, what the front end infers from the model.
         samples: Validate only the first ``samples`` samples.
-        workers: Parallel workers (None: every core). Results do not depend on it.
-        executor: ``"process"``, ``"thread"`` or ``"dask"`` (:mod:`deploy.validation.executors`).
-        scheduler: dask scheduler address, for ``executor="dask"``.
+        parallel: Executor, workers and dask scheduler (:class:`deploy.validation.executors.ExecutorSpec`;
+            None: one worker). Results do not depend on it.
         dt_us: Time bin of the float and quantised (time-stepped) views, µs.
         duration_us: Length of every recording, µs; default the data set's ``duration_us``, else each
             sample's last event.
@@ -165,7 +162,8 @@ def validate(
         DeployError: Bad model, data set, sample or executor (each message names the culprit).
     """
     t0 = time.perf_counter()
-    with open_runner(executor, workers, scheduler) as runner:
+    spec = parallel or ExecutorSpec()
+    with open_runner(spec.kind, spec.workers, spec.scheduler) as runner:
         ds = load_dataset(dataset) if isinstance(dataset, str | Path) else dataset
         prepared = prepare(
             model,
@@ -182,7 +180,7 @@ def validate(
             raise DatasetError(f"data set '{dataset_name(ds)}' has no samples")
         (outcomes,) = runner.run([(prepared.context, items)], progress)
     result = _summary(prepared, outcomes, dataset_name(ds), gates)
-    return replace(result, executor=executor, workers=workers or 0, seconds=time.perf_counter() - t0)
+    return replace(result, executor=spec.kind, workers=spec.workers or 0, seconds=time.perf_counter() - t0)
 
 
 def validate_many(

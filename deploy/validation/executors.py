@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from deploy.errors import DeployError
@@ -88,6 +89,21 @@ class Runner:
             }
             _collect(futures, results, tick)
         return [[o for k in sorted(r) for o in r[k]] for r in results]
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where :func:`deploy.validation.validate` runs its per-sample tasks.
+
+    Attributes:
+        kind: ``"process"`` (a local process pool), ``"thread"`` or ``"dask"``.
+        workers: Workers of a local pool (None: every core); with ``dask`` only the chunk size.
+        scheduler: dask scheduler address (``tcp://host:8786``), for ``kind="dask"``.
+    """
+
+    kind: str = "process"
+    workers: int | None = 1
+    scheduler: str | None = None
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 
 from deploy.datasets import ArrayDataset, digits_dataset
 from deploy.errors import DatasetError
-from deploy.validation import ExecutorError, Gates, validate
+from deploy.validation import ExecutorError, ExecutorSpec, Gates, validate
 from deploy.validation.executors import run_jobs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ def digits() -> ArrayDataset:
 
 @pytest.fixture(scope="module")
 def sequential(digits: ArrayDataset):
-    return validate(MODEL, digits, workers=1)
+    return validate(MODEL, digits, parallel=ExecutorSpec(workers=1))
 
 
 def test_simulated_and_quantised_views_match_an_independent_loop(digits: ArrayDataset, sequential) -> None:
@@ -60,7 +60,7 @@ def test_simulated_and_quantised_views_match_an_independent_loop(digits: ArrayDa
 
 @pytest.mark.parametrize(("executor", "workers"), [("process", 2), ("thread", 2), ("process", 3)])
 def test_results_do_not_depend_on_executor_or_worker_count(digits, sequential, executor, workers) -> None:
-    r = validate(MODEL, digits, workers=workers, executor=executor)
+    r = validate(MODEL, digits, parallel=ExecutorSpec(executor, workers))
     assert r == sequential
     assert [s.index for s in r.samples] == list(range(N))
 
@@ -70,7 +70,7 @@ def test_dask_local_cluster_gives_the_sequential_result(digits, sequential) -> N
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        r = validate(MODEL, digits, workers=2, executor="dask", scheduler=cluster.scheduler_address)
+        r = validate(MODEL, digits, parallel=ExecutorSpec("dask", 2, cluster.scheduler_address))
     assert r == sequential
 
 
