@@ -144,7 +144,8 @@ def _cards(s: RunSummary) -> str:
     cards.append(
         (
             "energy estimate",
-            fmt_si(s.energy.total_j, "J"),
+            f"{fmt_si(s.energy.total_j, 'J')} (dynamic {fmt_si(s.energy.dynamic_j, 'J')} + static "
+            f"{fmt_si(s.energy.static_j, 'J')})",
             "warn" if s.energy.energy_per_synop_is_assumption else "",
         )
     )
@@ -176,7 +177,7 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         f"<h1>Deployment report: {_e(_model_name(s.model))}</h1>",
         f'<p class="sub">model {_e(s.model)} · chip {_e(s.chip)} · target {_e(s.target)} · '
         f"input {_e(s.input.description)} · "
-        f"configuration hash <code>{_e(s.config_hash[:16] or '—')}</code></p>",
+        f"configuration hash <code>{_e(s.config_hash or '—')}</code></p>",
         _cards(s),
         _toc(),
         "<h2 id='warnings'>Warnings</h2>",
