@@ -4,14 +4,16 @@ Stages: load → normalise → quantise → check → place → emit (:func:`dep
 target: a connected board (needs the real samna), or with ``--dry-run`` the bit-accurate simulator. Then the
 agreement check (float ↔ quantised ↔ simulated, :mod:`deploy.agreement`) and the reports.
 
-The input shape is ``--input-shape``, else the ``INPUT_SHAPE`` a bundled model's package declares
-(``models/<name>/__init__.py``, read without importing), else what the front end infers from the model.
+The input shape is found as by every command (:func:`deploy.inputs.find_input_shape`): ``--input-shape``,
+else the ``INPUT_SHAPE`` a bundled model's package declares (``models/<name>/__init__.py``, read without
+importing), a DVS layer, the NIR input node, an ``input_shape`` stored with the model, or the sample input.
 Biases become leak on the chip and only act with a slow clock (``--slow-clock-hz``, SPECK_SEMANTICS §2.4).
 
 Input events, first match wins:
 
-1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``; fed to the entry core(s),
-   or to the DVS layer for models with a DVS input), chip events (``EVENT_DTYPE``) or N×5 integer rows
+1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``, polarity ``{0, 1}``,
+   ``{-1, 1}`` or bool; fed to the entry core(s), or to the DVS layer for models with a DVS input), a dense
+   raster ``(T, C, H, W)`` of counts per ``--dt-ms`` bin, chip events (``EVENT_DTYPE``) or N×5 integer rows
    ``[timestamp_us, layer, feature, x, y]``; an ``.npz`` uses its ``events`` array and an optional ``label``
    (or ``labels[0]``);
 2. ``--poisson-rate``/``--duration-ms`` given explicitly: Poisson events (below);
