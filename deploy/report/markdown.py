@@ -69,8 +69,8 @@ def render_markdown(s: RunSummary) -> str:
     ]
     if a is not None:
         out.append(f"- views agree on the output class: **{'yes' if a.classes_agree else 'no'}**")
-        diverging = divergence_lines(a, only_diverging=True)
-        out.append(f"- layers beyond the agreement tolerance: {'; '.join(diverging) if diverging else 'none'}")
+        diverging = "; ".join(divergence_lines(a, only_diverging=True)) or "none"
+        out.append(f"- layers beyond the agreement tolerance: {diverging}")
     out += ["", "Figures are in `report.html`.", "", "## Warnings", "", "### Bandwidth", ""]
     out.append(_messages(s.bandwidth_warnings, NO_BANDWIDTH_WARNINGS))
     out += ["### Checker", "", _messages(s.checker_warnings, NO_CHECKER_WARNINGS)]
