@@ -456,6 +456,11 @@ def check_in_model_input(xytp: npt.NDArray[Any], shape: Shape3, source: str) -> 
     if not outside:
         return
     found = ", ".join(f"{n} {lo}..{hi}" for n, (lo, hi) in ranges.items())
+    columns = {"x": x, "y": y, "p": p}
+    first = min(
+        (int(np.argmax((columns[n] < 0) | (columns[n] >= limits[n]))), n) for n in outside
+    )  # the first offending event, and its first offending field
+    i, name = first
     fixes = []
     if "x" in outside or "y" in outside:
         sensor_w, sensor_h = ranges["x"][1] + 1, ranges["y"][1] + 1
@@ -468,7 +473,8 @@ def check_in_model_input(xytp: npt.NDArray[Any], shape: Shape3, source: str) -> 
     if "p" in outside:
         fixes.append(f"map the polarity to {c} channel(s) 0..{c - 1}")
     raise EventFormatError(
-        f"{source}: the events span {found} (x: width, y: height, p: channel), but the model's input is "
+        f"{source}: event {i} has {name} = {int(columns[name][i])}; the events span {found} (x: width, y: "
+        "height, p: channel), but the model's input is "
         f"{c}×{h}×{w} (C×H×W: x 0..{w - 1}, y 0..{h - 1}, p 0..{c - 1}); {'; '.join(fixes)}"
     )
 
