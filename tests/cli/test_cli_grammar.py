@@ -78,18 +78,30 @@ def one_json_document(stdout: str) -> dict | list:
 # ------------------------------------------------------------------------------------------ the grammar
 
 
-def test_every_subcommand_has_json_quiet_verbose_and_the_device_vocabulary() -> None:
-    from deploy.commands._common import parse_device
+SUBCOMMANDS = ("run", "check", "compile", "simulate", "devices", "doctor", "export")
+"""The subcommands of issue #13's grammar (every one in COMMANDS is expected to follow it)."""
 
+
+def test_every_subcommand_has_json_quiet_verbose_and_the_device_vocabulary() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    for name in COMMANDS:
+    assert set(SUBCOMMANDS) <= set(COMMANDS)
+    for name in SUBCOMMANDS:
         p = sub.choices[name]  # type: ignore[index]
         flags = {s for a in p._actions for s in a.option_strings}
         assert {"--json", "-q", "--quiet", "-v", "--verbose"} <= flags, name
-        for a in p._actions:
-            if "--device" in a.option_strings:
-                assert a.type is parse_device, name
+        if "--device" not in flags:
+            continue
+        positional = (
+            ["x.json"] if name == "simulate" else (["m.pt"] if name in ("run", "check", "compile") else [])
+        )
+        required = (
+            ["-o", "c.json"] if name == "compile" else (["--input", "e.npy"] if name == "simulate" else [])
+        )
+        args = p.parse_args([*positional, *required, "--device", "Speck"])
+        assert args.device.name == "speck2f", name  # the same aliases, case-insensitive, everywhere
+        with pytest.raises(SystemExit):
+            p.parse_args([*positional, *required, "--device", "speck9"])
 
 
 def test_each_subcommand_prints_one_json_document(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
