@@ -139,6 +139,8 @@ def _cards(s: RunSummary) -> str:
         cards.append(
             ("views agree on class", "yes" if a.classes_agree else "no", "ok" if a.classes_agree else "bad")
         )
+        diverging = sum(layer is not None for layer in a.first_divergence.values())
+        cards.append(("pairs of views diverging", str(diverging), "warn" if diverging else "ok"))
     n_warn = len(s.checker_warnings) + len(s.bandwidth_warnings)
     cards.append(("warnings", str(n_warn), "warn" if n_warn else "ok"))
     cards.append(
