@@ -130,6 +130,12 @@ class AgreementResult:
     tolerance: Tolerance = field(default_factory=Tolerance)
 
     @property
+    def diverges(self) -> bool:
+        """The views diverge: they disagree on the output class, or some pair has a layer beyond tolerance
+        (what ``deploy-model run --fail-on-divergence`` gates on, and what the reports flag)."""
+        return not self.classes_agree or any(v is not None for v in self.first_divergence.values())
+
+    @property
     def sources(self) -> tuple[str, ...]:
         """The compared views (e.g. float, quantised, simulated), in report order."""
         return tuple(self.output_classes)

@@ -2,7 +2,12 @@
 
 Exit codes: 0 success; 2 a problem with the user's model, input or environment (any
 :class:`~deploy.errors.DeployError` or :class:`hwconfig.ConfigError`), printed as one paragraph on stderr;
-1 a bug in the tool (traceback); 3 ``validate``/``sweep``: a CI gate failed.
+1 a bug in the tool (traceback); 3 a gate failed (``validate``/``sweep`` gates, ``run --fail-on-divergence``
+when the views diverge; :data:`deploy.commands._common.EXIT_GATE_FAILED`).
+
+Every subcommand takes ``--json`` (exactly one JSON document on stdout; with an error it is
+``{"error": MESSAGE, "exit_code": 2}``), ``-q``/``-v`` and, where a chip is chosen, the same ``--device``
+vocabulary (:mod:`deploy.commands._common`).
 
 Subcommands live in :mod:`deploy.commands`, one module each, exposing ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> int``; they are listed in :data:`COMMANDS`. ``deploy-model MODEL ...`` without a
@@ -137,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args))
     except (DeployError, ConfigError) as exc:
         print(f"deploy-model: error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):
+            import json
+
+            sys.stdout.write(json.dumps({"error": str(exc), "exit_code": 2}) + "\n")
         return 2
     except KeyboardInterrupt:
         print("deploy-model: interrupted", file=sys.stderr)

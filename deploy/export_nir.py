@@ -45,12 +45,14 @@ class NirExport:
         input_shape: ``(C, H, W)`` used for the sample input and the first convolution.
         nodes: Number of NIR nodes (input and output included).
         layers: Number of chip layers in the file, equal to the original model's (checked).
+        input_shape_source: Where the input shape came from (:func:`deploy.inputs.find_input_shape`).
     """
 
     path: Path
     input_shape: Shape3
     nodes: int
     layers: int
+    input_shape_source: str = ""
 
 
 def _sample_batch(module: nn.Module) -> int:
@@ -218,7 +220,10 @@ def export_nir(
     )
     if loaded.module is None or loaded.nir_graph is not None:
         raise NirExportError(f"NIR export: {loaded.source} is already a NIR graph; copy the file instead")
-    shape = loaded.input_shape
+    from deploy.inputs import find_input_shape
+
+    model_path = Path(model) if isinstance(model, (str, Path)) else None
+    shape, shape_source = find_input_shape(model_path, loaded, input_shape)
     if shape is None:
         raise ModelLoadError(
             f"NIR export: the input shape of {loaded.source} is unknown; pass --input-shape C,H,W"
@@ -246,4 +251,10 @@ def export_nir(
                 f"NIR export: the file sinabs wrote does not read back as the model ({difference}); nothing "
                 "was written. Please report this with the model."
             )
-    return NirExport(path=target, input_shape=shape, nodes=len(graph.nodes), layers=len(original.layers))
+    return NirExport(
+        path=target,
+        input_shape=shape,
+        nodes=len(graph.nodes),
+        layers=len(original.layers),
+        input_shape_source=shape_source,
+    )

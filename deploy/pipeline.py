@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from deploy.check import CheckResult, CheckWarning, check, check_placement, raise_on_violations
 from deploy.dvs import apply_dvs_options
 from deploy.emit import emit_config
-from deploy.errors import DeployError, PlacementError
+from deploy.errors import DeployError, ModelLoadError, PlacementError
 from deploy.graph import LayerGraph, Placement, QuantizedGraph, Shape3
 from deploy.monitor import MonitorPlan, resolve_monitor
 from deploy.options import CompileOptions
@@ -52,6 +52,7 @@ class CompileResult:
         chip: The target chip.
         timings: Seconds per stage, keyed by :data:`STAGES`.
         placement_warnings: Warnings that depend on the placement (leak on cores 0/1).
+        input_shape_source: Where the input shape came from (:func:`deploy.inputs.find_input_shape`).
     """
 
     loaded: LoadedModel
@@ -63,6 +64,7 @@ class CompileResult:
     chip: ChipSpec
     timings: Mapping[str, float]
     placement_warnings: tuple[CheckWarning, ...] = ()
+    input_shape_source: str = ""
 
     @property
     def warnings(self) -> tuple[CheckWarning, ...]:
@@ -82,6 +84,7 @@ class ModelCheck:
         placement_warnings: Warnings that depend on the placement.
         chip: The target chip.
         timings: Seconds per stage that ran.
+        input_shape_source: Where the input shape came from (:func:`deploy.inputs.find_input_shape`).
     """
 
     loaded: LoadedModel
@@ -93,6 +96,7 @@ class ModelCheck:
     placement_warnings: tuple[CheckWarning, ...]
     chip: ChipSpec
     timings: Mapping[str, float]
+    input_shape_source: str = ""
 
     @property
     def fits(self) -> bool:
@@ -122,9 +126,11 @@ def check_model(
     result instead of raised; placement is only attempted when there are no violations.
 
     Raises:
-        ModelLoadError, UnsupportedLayerError, QuantizationError: from the front end.
+        ModelLoadError: from the front end, or the input shape is unknown.
+        UnsupportedLayerError, QuantizationError: from the front end.
     """
     from deploy.frontend import load_model, normalize
+    from deploy.inputs import find_input_shape
     from deploy.quantize import quantize
 
     opts = options or CompileOptions()
@@ -140,9 +146,17 @@ def check_model(
             trust_model_file=opts.trust_model_file,
         ),
     )
+    model_path = Path(model) if isinstance(model, (str, Path)) else None
+    shape, shape_source = find_input_shape(model_path, loaded, input_shape)
+    if shape is None:
+        raise ModelLoadError(
+            f"the input shape of {loaded.source} is unknown: the model declares none (no INPUT_SHAPE in its "
+            "package, DVS layer, NIR input node, input_shape attribute or sample_input.npz with an "
+            "'input_shape' array); pass `--input-shape C,H,W` (Python: `input_shape=(C, H, W)`), e.g. 2,34,34"
+        )
     graph: LayerGraph = timed(
         "normalize",
-        lambda: apply_dvs_options(normalize(loaded, input_shape), opts.dvs_input, opts.dvs, spec),
+        lambda: apply_dvs_options(normalize(loaded, shape), opts.dvs_input, opts.dvs, spec),
     )
     qgraph: QuantizedGraph = timed("quantize", lambda: quantize(graph, spec, opts))
     result: CheckResult = timed("check", lambda: check(qgraph, spec, readout=bool(opts.readout)))
@@ -166,6 +180,7 @@ def check_model(
         placement_warnings=post,
         chip=spec,
         timings=timings,
+        input_shape_source=shape_source,
     )
 
 
@@ -180,7 +195,9 @@ def compile_model(
     Args:
         model: A model file (``.pt``/``.pth``/``.nir``), an ``nn.Module`` or a ``nir.NIRGraph``.
         chip: Chip name or alias (``"speck2f"``, ``"speck"``, ...) or a :class:`ChipSpec`.
-        input_shape: ``(C, H, W)`` of one input frame; None to infer it from the model.
+        input_shape: ``(C, H, W)`` of one input frame; None to find it as every command does
+            (:func:`deploy.inputs.find_input_shape`: the model's package, DVS layer, NIR input node, stored
+            ``input_shape``, or sample input).
         options: Every other compiler choice (:class:`deploy.options.CompileOptions`); None for the
             defaults, which reproduce sinabs's flow.
 
@@ -221,6 +238,7 @@ def compile_model(
         chip=verdict.chip,
         timings=timings,
         placement_warnings=verdict.placement_warnings + plan.warnings,
+        input_shape_source=verdict.input_shape_source,
     )
 
 

@@ -136,6 +136,8 @@ def _resolve_core_map(core_map: CoreMap, fit: FitMatrix) -> dict[int, int]:
             i = key
         elif isinstance(key, str) and key in names:
             i = names[key]
+        elif isinstance(key, str) and key.isdigit() and int(key) < fit.n_layers:
+            i = int(key)  # a position, as the tables print it before the name, when no layer has that name
         else:
             problems.append(f"unknown layer {key!r}; layers are {list(fit.layer_names)}")
             continue

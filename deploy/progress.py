@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 STEP_LABELS = {
     "samples": "classify every shipped sample (float, quantised, simulated)",
-    "compile": "compile (load, normalise, quantise, check, place, emit)",
+    "compile": "compile (incl. importing torch/sinabs on first use; stages in summary.json compile.*)",
     "target_simulator": "run on the simulator (the target)",
     "target_board": "run on the board (the target)",
     "simulate_all_layers": "simulate with every layer monitored",

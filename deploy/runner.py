@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deploy.analysis import Analysis, analyse, build_summary
-from deploy.inputs import ResolvedInput, bundled_input_shape, resolve_input
+from deploy.inputs import ResolvedInput, resolve_input
 from deploy.options import CompileOptions, RunOptions
 from deploy.progress import Progress, Silent, timed
 
@@ -63,6 +63,8 @@ class RunResult:
         summary: The report's summary (``summary.json``).
         spikes: Arrays for the report's figures.
         timings: Seconds per step (keys of :data:`deploy.progress.STEP_LABELS`).
+        result_warnings: Notes of the run that change its results (biases without a slow clock), which the
+            CLI prints as warnings without ``-v`` (they are also in ``summary.notes``).
     """
 
     compiled: CompileResult
@@ -73,6 +75,7 @@ class RunResult:
     summary: RunSummary
     spikes: SpikeData
     timings: Mapping[str, float]
+    result_warnings: tuple[str, ...] = ()
 
 
 def run_model(
@@ -92,8 +95,8 @@ def run_model(
         chip: Chip name or alias (``"speck2f"``, ``"speck"``, ...) or a :class:`ChipSpec`.
         input: An events file (``.npy``/``.npz``); None for the sample shipped next to a model file, else
             Poisson events (order: :func:`deploy.inputs.resolve_input`).
-        input_shape: ``(C, H, W)`` of one input frame; None for the ``INPUT_SHAPE`` a bundled model declares
-            (:func:`deploy.inputs.bundled_input_shape`), else inferred by the front end.
+        input_shape: ``(C, H, W)`` of one input frame; None to find it as every command does
+            (:func:`deploy.inputs.find_input_shape`).
         options: Compiler options (None: sinabs's flow).
         run_options: Target, slow clock, time step, Poisson input, SynOps budget (None: the defaults, which
             run on the simulator).
@@ -120,14 +123,15 @@ def run_model(
 
         board = require_board(spec, run.board)
     timings: dict[str, float] = {}
-    shape = input_shape or (bundled_input_shape(model_path) if model_path is not None else None)
-    result = timed(reporter, "compile", timings, lambda: compile_model(model, spec, shape, options))
+    result = timed(reporter, "compile", timings, lambda: compile_model(model, spec, input_shape, options))
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
     class_exit = resolve_class_exit(result.graph, run.class_exit) if result.graph.exit_layers else None
-    notes = [*_leak_note(result, run), *_dvs_note(result)]
+    leak = _leak_note(result, run)
+    notes = [*leak, *_dvs_note(result)]
     inp = resolve_input(result, model_path, None if input is None else Path(input), run)
     validate_events(inp.events, result.config, dvs_size=spec.dvs_size)
     reporter.info(f"input: {inp.info.description}: {inp.info.n_events} events")
+    notes += list(inp.interpretation)
 
     if board is None:
         from deploy.sim.simulator import Simulator
@@ -176,7 +180,8 @@ def run_model(
         else exit_outputs(result.graph, result.placement, output_events, class_exit),
         board_comparison=compare_targets(output_events, expected) if board is not None else None,
     )
-    return RunResult(result, inp, target, output_events, analysis, summary, spikes, timings)
+    changes_results = tuple(leak) if run.slow_clock_hz is None else ()
+    return RunResult(result, inp, target, output_events, analysis, summary, spikes, timings, changes_results)
 
 
 def _leak_note(result: CompileResult, run: RunOptions) -> list[str]:

@@ -1,7 +1,15 @@
 """Argument helpers shared by the subcommands: model, ``--device``, ``--input-shape``, ``--arch``,
 ``--trust-model-file``, ``--quantization``, ``--calibration``, ``--calibration-dt-ms``,
 ``--allow-plain-min-v-mem-none``, ``--readout``, ``--core-map``, the sensor-input and monitor options
-(``--dvs-input``, ``--dvs-*``, ``--monitor``, docs/dvs-input.md); plus the text shown for a placement.
+(``--dvs-input``, ``--dvs-*``, ``--monitor``, docs/dvs-input.md), the console flags ``--json``/``-q``/``-v``
+(:func:`add_output_arguments`, on every subcommand); plus the text shown for a placement.
+
+One grammar for every subcommand: ``--device`` is always parsed by :class:`DeviceAction` (chip names,
+aliases and samna device types, case-insensitive, with an optional ``:INDEX`` that also selects the board);
+``--json`` prints exactly one JSON document on stdout (logs and progress go to stderr, and an error becomes
+``{"error": ..., "exit_code": 2}``); ``-q`` prints nothing but errors; ``-v`` adds details. ``-o`` is a
+*file* for ``compile`` and ``export`` and a *directory* for ``run``, ``simulate`` and ``validate``; each
+``--help`` says which.
 
 Parsing errors are :class:`argparse.ArgumentTypeError` s, so argparse prints them with the usage line and
 exits with code 2, like every other user error.
@@ -22,6 +30,9 @@ from deploy.options import DEFAULT_CALIBRATION_DT_US, CompileOptions, DvsOptions
 from hwconfig.chips import ALIASES, CHIPS, UnknownChipError, get_chip
 from hwconfig.chips import parse_device as parse_device_string
 from hwconfig.spec import ChipSpec
+
+EXIT_GATE_FAILED = 3
+"""Exit code of a failed gate: ``run --fail-on-divergence`` when the views diverge (as ``validate``)."""
 
 
 def parse_device(text: str) -> ChipSpec:
@@ -114,7 +125,13 @@ def parse_input_shape(text: str) -> Shape3:
 
 
 def parse_core_map(text: str) -> dict[int | str, int]:
-    """``"0:2,1:3"`` or ``"features.0:2,features.3:5"`` → {layer index or torch module path: core}."""
+    """``"0:2,1:3"`` or ``"features.0:2,features.3:5"`` → {layer name or position (as text): core}.
+
+    Keys stay text: they are resolved by :func:`deploy.place.place` against the layer names the fit matrix
+    and placement tables show (``0 features.0``: position 0, name ``features.0``): a key that is a layer's
+    name means that layer, else a number means the layer at that position. So the names of a
+    ``Sequential`` (``0``, ``3``, ``7``) work as shown.
+    """
     result: dict[int | str, int] = {}
     for item in (i.strip() for i in text.split(",")):
         if not item:
@@ -131,7 +148,7 @@ def parse_core_map(text: str) -> dict[int | str, int]:
             raise argparse.ArgumentTypeError(
                 f"--core-map: core {core!r} in {item!r} is not an integer"
             ) from None
-        key: int | str = int(layer) if layer.isdigit() else layer
+        key: int | str = layer.strip()
         if key in result:
             raise argparse.ArgumentTypeError(f"--core-map: layer {layer!r} given twice")
         result[key] = core_id
@@ -186,24 +203,46 @@ def _parse_max_memory(text: str) -> int:
         ) from None
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str = "speck2f") -> None:
-    """MODEL, --device, --input-shape, --arch, --trust-model-file and the quantisation/readout options."""
-    parser.add_argument("model", metavar="MODEL", help="model file (.pt, .pth, .nir)")
+def add_output_arguments(parser: argparse.ArgumentParser, *, verbose_help: str | None = None) -> None:
+    """``--json`` and ``-q``/``-v`` (mutually exclusive), the same on every subcommand."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print exactly one JSON document on stdout (progress and logs go to stderr)",
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help=verbose_help or "also print details and notes"
+    )
+
+
+def add_device_argument(
+    parser: argparse.ArgumentParser, *, default: str | None = "speck2f", help_text: str | None = None
+) -> None:
+    """``--device CHIP`` parsed by :func:`parse_device` (default chip ``default``; None: no default)."""
     names = ", ".join([*sorted(CHIPS), *sorted(ALIASES)])
     parser.add_argument(
         "--device",
         action=DeviceAction,
-        default=get_chip(device_default),
+        default=None if default is None else get_chip(default),
         metavar="CHIP",
-        help=f"target chip ({names}, samna device types; default {device_default}); with :INDEX, e.g. "
-        "speck2fdevkit:0, also the board to run on",
+        help=f"{help_text or 'target chip'} ({names}, samna device types; default {default or 'none'}); "
+        "with :INDEX, e.g. speck2fdevkit:0, also the board to run on",
     )
+
+
+def add_loading_arguments(parser: argparse.ArgumentParser) -> None:
+    """MODEL, --input-shape, --arch and --trust-model-file: what loading a model needs."""
+    parser.add_argument("model", metavar="MODEL", help="model file (.pt, .pth, .nir)")
     parser.add_argument(
         "--input-shape",
         type=parse_input_shape,
         default=None,
         metavar="C,H,W",
-        help="shape of one input frame, e.g. 2,34,34 (inferred from NIR graphs and DVS layers)",
+        help="shape of one input frame, e.g. 2,34,34; default: declared by the model's package "
+        "(models/<name>), its DVS layer, its NIR input node or input_shape attribute, or its sample input "
+        "(the console says which)",
     )
     parser.add_argument(
         "--arch",
@@ -226,6 +265,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str 
         help="refuse input files that declare larger arrays or tensors than SIZE (e.g. 8G; default 4G, "
         "or $SPECK_DEPLOY_MAX_MEMORY)",
     )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, device_default: str = "speck2f") -> None:
+    """MODEL, --device, --input-shape, --arch, --trust-model-file and the quantisation/readout options."""
+    add_loading_arguments(parser)
+    add_device_argument(parser, default=device_default)
     q = parser.add_argument_group("quantisation and readout")
     q.add_argument(
         "--quantization",
@@ -323,7 +368,9 @@ def add_core_map_argument(parser: argparse.ArgumentParser) -> None:
         type=parse_core_map,
         default=None,
         metavar="LAYER:CORE,...",
-        help="pin layers to cores, e.g. 0:2,1:3 or features.0:2 (others are placed automatically)",
+        help="pin layers to cores by the names the fit matrix and placement tables show (e.g. "
+        "features.0:2, or 3:5 for a Sequential's module '3'), or by position when no layer has that name "
+        "(others are placed automatically)",
     )
 
 
@@ -366,3 +413,23 @@ def format_placement(qgraph: QuantizedGraph, placement: Placement) -> str:
     for i, (q, core) in enumerate(zip(qgraph.layers, placement.core_of, strict=True)):
         lines.append(f"  {i} {q.name:<{width}} → core {core}")
     return "\n".join(lines)
+
+
+def input_shape_line(shape: tuple[int, ...], source: str) -> str:
+    """``input shape 2×34×34 (declared by …)``: where the input shape came from, said by every command."""
+    return f"input shape {'×'.join(map(str, shape))} ({source or 'from the model'})"
+
+
+def import_compiler() -> float:
+    """Import the compiler's heavy dependencies (torch, sinabs, the front end) now; seconds it took.
+
+    So the compiler's stage timings that a command prints measure the stages, not the first import of
+    torch and sinabs (several seconds on a cold start), which is shown apart.
+    """
+    import importlib
+    import time
+
+    t0 = time.perf_counter()
+    for name in ("deploy.frontend", "deploy.pipeline", "sinabs.layers"):
+        importlib.import_module(name)
+    return time.perf_counter() - t0

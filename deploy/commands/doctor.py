@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
 import platform
 import sys
 from dataclasses import asdict, dataclass
@@ -40,7 +39,10 @@ class Check:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    from deploy.commands._common import add_device_argument, add_output_arguments
+
+    add_device_argument(p, default=None, help_text="only list boards carrying this chip")
+    add_output_arguments(p, verbose_help="also print the details of the checks that passed")
 
 
 def package_checks() -> list[Check]:
@@ -58,11 +60,12 @@ def package_checks() -> list[Check]:
     return checks
 
 
-def samna_checks(samna: Any = None) -> list[Check]:
+def samna_checks(samna: Any = None, chip: Any = None) -> list[Check]:
     """samna's state and, only for the real samna, the connected boards.
 
     Args:
         samna: A samna module or test double to list boards with (instead of importing the real one).
+        chip: Only list boards carrying this chip (a :class:`hwconfig.spec.ChipSpec`); None for all.
     """
     from hwconfig.samna_env import detect_samna
 
@@ -79,7 +82,7 @@ def samna_checks(samna: Any = None) -> list[Check]:
         from deploy.board import list_boards, load_samna
 
         module = load_samna(samna, status=status)
-        boards = list_boards(module, include_other=True)
+        boards = list_boards(module, chip, include_other=chip is None)
     except Exception as exc:  # report any failure of the vendor library, never crash the doctor
         checks.append(Check("boards", "warning", None, f"could not list boards: {exc}"))
         return checks
@@ -94,24 +97,26 @@ def samna_checks(samna: Any = None) -> list[Check]:
 
 
 def run(args: argparse.Namespace) -> int:
-    checks = package_checks() + samna_checks()
-    if args.json:
-        sys.stdout.write(json.dumps([asdict(c) for c in checks], indent=2) + "\n")
+    from deploy.commands._console import Reporter
+
+    console = Reporter.from_args(args)
+    checks = package_checks() + samna_checks(chip=getattr(args, "device", None))
+    if console.json_mode:
+        console.json([asdict(c) for c in checks])
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     colour = {"ok": "green", "warning": "yellow", "missing": "red"}
-    console = Console(highlight=False)
+    out = console.out
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
     for col in ("component", "status", "version"):
         table.add_column(col)
     for c in checks:
         table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.version or "—")
-    console.print(table)
+    out.print(table)
     for c in checks:
-        if c.detail and (c.status != "ok" or c.name in ("samna", "board")):
-            console.print()
-            console.print(f"[bold]{c.name}[/]: ", end="")
-            console.print(c.detail, markup=False)
+        if c.detail and (c.status != "ok" or c.name in ("samna", "board") or console.verbose):
+            out.print()
+            out.print(f"[bold]{c.name}[/]: ", end="")
+            out.print(c.detail, markup=False)
     return 0

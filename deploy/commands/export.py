@@ -7,10 +7,10 @@ applies the workaround (``docs/nir.md``) and proves the file by reading it back.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from deploy.commands import _common
+from deploy.commands._console import Reporter
 from deploy.errors import DeployError
 from deploy.options import CompileOptions
 
@@ -18,25 +18,17 @@ HELP = "export a model as a NIR graph (.nir) that sinabs 3.1.3 + nir 1.0.4 and d
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="model file (.pt, .pth)")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.nir", help="NIR file to write")
+    _common.add_loading_arguments(p)
     p.add_argument(
-        "--input-shape",
-        type=_common.parse_input_shape,
-        default=None,
-        metavar="C,H,W",
-        help="shape of one input frame, e.g. 2,34,34 (needed when the model does not declare it)",
-    )
-    p.add_argument(
-        "--arch", default=None, metavar="NAME|module:function", help="architecture of a state_dict"
-    )
-    p.add_argument(
-        "--trust-model-file",
-        action="store_true",
-        help="unpickle classes outside the safe allowlist (runs code from the file: only for trusted files)",
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE.nir",
+        help="NIR FILE to write (a file, as for `compile -o`)",
     )
     p.add_argument("--force", action="store_true", help="replace FILE.nir if it exists")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    _common.add_output_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,19 +41,20 @@ def run(args: argparse.Namespace) -> int:
         raise DeployError(f"{out} exists and is not a regular file; choose another path with -o")
     options = CompileOptions(architecture=args.arch, trust_model_file=args.trust_model_file)
     result = export_nir(args.model, out, args.input_shape, options)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "nir": str(result.path),
-                    "input_shape": list(result.input_shape),
-                    "nodes": result.nodes,
-                    "layers": result.layers,
-                }
-            )
+    console = Reporter.from_args(args)
+    console.note(_common.input_shape_line(result.input_shape, result.input_shape_source))
+    if console.json_mode:
+        console.json(
+            {
+                "nir": str(result.path),
+                "input_shape": list(result.input_shape),
+                "input_shape_source": result.input_shape_source,
+                "nodes": result.nodes,
+                "layers": result.layers,
+            }
         )
     else:
-        print(
+        console.line(
             f"wrote {result.path}: {result.nodes} NIR nodes, input {result.input_shape}; read back through "
             f"deploy-model's NIR front end: {result.layers} chip layers, identical to the model"
         )

@@ -4,14 +4,16 @@ Stages: load → normalise → quantise → check → place → emit (:func:`dep
 target: a connected board (needs the real samna), or with ``--dry-run`` the bit-accurate simulator. Then the
 agreement check (float ↔ quantised ↔ simulated, :mod:`deploy.agreement`) and the reports.
 
-The input shape is ``--input-shape``, else the ``INPUT_SHAPE`` a bundled model's package declares
-(``models/<name>/__init__.py``, read without importing), else what the front end infers from the model.
+The input shape is found as by every command (:func:`deploy.inputs.find_input_shape`): ``--input-shape``,
+else the ``INPUT_SHAPE`` a bundled model's package declares (``models/<name>/__init__.py``, read without
+importing), a DVS layer, the NIR input node, an ``input_shape`` stored with the model, or the sample input.
 Biases become leak on the chip and only act with a slow clock (``--slow-clock-hz``, SPECK_SEMANTICS §2.4).
 
 Input events, first match wins:
 
-1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``; fed to the entry core(s),
-   or to the DVS layer for models with a DVS input), chip events (``EVENT_DTYPE``) or N×5 integer rows
+1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``, polarity ``{0, 1}``,
+   ``{-1, 1}`` or bool; fed to the entry core(s), or to the DVS layer for models with a DVS input), a dense
+   raster ``(T, C, H, W)`` of counts per ``--dt-ms`` bin, chip events (``EVENT_DTYPE``) or N×5 integer rows
    ``[timestamp_us, layer, feature, x, y]``; an ``.npz`` uses its ``events`` array and an optional ``label``
    (or ``labels[0]``);
 2. ``--poisson-rate``/``--duration-ms`` given explicitly: Poisson events (below);
@@ -23,14 +25,19 @@ An ``.npz`` that also holds ``sample_events``, ``offsets`` and ``labels`` (the b
 ``sample_input.npz``) adds a multi-sample class check: every sample is classified by the float, quantised and
 simulated views, with accuracies and pairwise agreement in the report.
 
-Output directory (``-o DIR``, default ``deploy-out/<model>``, where ``<model>`` is the model file's stem, or
-its folder's name for files called ``model.*``): ``config.json``, ``input_events.npy``,
+Output directory (``-o DIR``, a directory, unlike ``compile -o FILE``; default ``deploy-out/<model>`` for a
+dry run and ``deploy-out/<model>-board`` for a board run, so the two do not collide, where ``<model>`` is the
+model file's stem, or its folder's name for files called ``model.*``): ``config.json``, ``input_events.npy``,
 ``output_events.npy``, ``summary.json``, ``report.md``, ``report.html``. Everything is written into a
 temporary directory beside DIR and renamed into place at the end, so a failed run leaves nothing behind; an
 existing DIR is only replaced with ``--force``.
 
+The terminal shows the report's verdict (:mod:`deploy.report.tables`, as ``report.md``): whether the views
+agree on the output class, the first diverging layer of each pair, the energy split into dynamic and static,
+and the warnings that change results (checker, bandwidth, biases without ``--slow-clock-hz``) without ``-v``.
+
 Exit codes: 0 success; 2 a problem with the model, input, output directory or environment (no board, no
-samna); 1 a bug.
+samna); 3 with ``--fail-on-divergence``, the views diverge (a failed gate); 1 a bug.
 
 This module only parses arguments and prints: the run is :func:`deploy.runner.run_model` (input choice in
 :mod:`deploy.inputs`, the three views in :mod:`deploy.analysis`), the files
@@ -93,7 +100,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="output directory (default: deploy-out/<model name>); written atomically",
+        help="output DIRECTORY (whereas `compile -o` names a file); default deploy-out/<model name> for "
+        "--dry-run and deploy-out/<model name>-board on a board, so a dry run and a board run do not "
+        "collide; written atomically",
     )
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     g = p.add_argument_group("input events (first match wins: --input, explicit Poisson, sample, Poisson)")
@@ -102,7 +111,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="EVENTS",
-        help="events file (.npy/.npz): tonic-style (x, y, t, p), chip events, or N×5 rows",
+        help="events file (.npy/.npz): tonic-style (x, y, t, p; polarity {0,1}, {-1,1} or bool), chip "
+        "events, N×5 rows, or a dense raster (T, C, H, W) of counts per --dt-ms bin (tonic's ToFrame)",
     )
     g.add_argument(
         "--poisson-rate",
@@ -147,11 +157,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
-        "--json", action="store_true", help="print summary.json to stdout and nothing else on stdout"
+        "--fail-on-divergence",
+        action="store_true",
+        help="exit 3 (a failed gate) when the views diverge: the float, quantised and simulated views "
+        "disagree on the output class or a layer is beyond the agreement tolerance",
     )
-    verbosity = p.add_mutually_exclusive_group()
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="print timings, warnings and notes")
+    _common.add_output_arguments(p, verbose_help="also print timings, the placement and every note")
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
@@ -169,21 +180,28 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     )
 
 
-def default_output_dir(model: Path) -> Path:
-    """``deploy-out/<stem>``, or ``deploy-out/<folder>`` for files named ``model.*``."""
+BOARD_SUFFIX = "-board"
+"""Appended to the default output directory of a board run, so that it does not collide with a dry run's."""
+
+
+def default_output_dir(model: Path, dry_run: bool = True) -> Path:
+    """``deploy-out/<stem>``, or ``deploy-out/<folder>`` for files named ``model.*``; a board run (not
+    ``dry_run``) gets ``deploy-out/<name>-board``, so the README's dry run → board sequence needs no
+    ``--force``."""
     name = model.parent.name if model.stem == "model" and model.parent.name else model.stem
-    return OUTPUT_ROOT / (name or "model")
+    return OUTPUT_ROOT / ((name or "model") + ("" if dry_run else BOARD_SUFFIX))
 
 
 def run(args: argparse.Namespace) -> int:
     """Fail early on the output directory, run (:func:`deploy.runner.run_model`), write, print; exit code."""
     from deploy.outdir import check_output_dir
     from deploy.report import summary_json
+    from deploy.report.tables import divergence_lines
     from deploy.runner import run_model, write_run_outputs
 
-    reporter = Reporter(args.quiet, args.verbose, args.json)
+    reporter = Reporter.from_args(args)
     model_path = Path(args.model)
-    out_dir: Path = args.output if args.output is not None else default_output_dir(model_path)
+    out_dir: Path = args.output if args.output is not None else default_output_dir(model_path, args.dry_run)
     check_output_dir(out_dir.absolute(), args.force, protect=[model_path])
     result = run_model(
         args.model,
@@ -194,6 +212,10 @@ def run(args: argparse.Namespace) -> int:
         run_options=run_options(args),
         progress=reporter,
     )
+    compiled = result.compiled
+    reporter.note(_common.input_shape_line(compiled.graph.input_shape, compiled.input_shape_source))
+    for line in result.input.interpretation:
+        reporter.note(line)
     command = ["deploy-model", *sys.argv[1:]]
     write_run_outputs(
         result, out_dir, force=args.force, command=command, progress=reporter, protect=[model_path]
@@ -201,14 +223,30 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(summary_json(result.summary))
     else:
-        print_summary(reporter, result.summary, out_dir)
+        print_summary(reporter, result.summary, out_dir, result.result_warnings)
+    agreement = result.summary.agreement
+    if args.fail_on_divergence and agreement is not None and agreement.diverges:
+        print(
+            "deploy-model: the views diverge (--fail-on-divergence): "
+            + "; ".join(divergence_lines(agreement, only_diverging=True)),
+            file=sys.stderr,
+        )
+        return _common.EXIT_GATE_FAILED
     return 0
 
 
-def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
-    """Compact summary table on stdout (plus warnings with ``-v``)."""
+def print_summary(
+    reporter: Reporter, s: RunSummary, out_dir: Path, result_warnings: tuple[str, ...] = ()
+) -> None:
+    """Compact summary on stdout: the table, the verdict of the report (class agreement, the first diverging
+    layer per pair, the warnings that change results), energy, hash; notes and timings with ``-v``.
+
+    The verdict lines come from the same functions as ``report.md`` (:mod:`deploy.report.tables`).
+    """
     from rich.markup import escape
     from rich.table import Table
+
+    from deploy.report.tables import class_verdict, divergence_lines, energy_headline
 
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     t.add_column("layer")
@@ -218,13 +256,15 @@ def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
         t.add_column(src, justify="right")
     t.add_column("SynOps/s", justify="right")
     act = {a.core: a for a in s.activity}
-    totals = {la.index: la.totals for la in s.agreement.layers} if s.agreement else {}
+    layers = {la.index: la for la in s.agreement.layers} if s.agreement else {}
     for layer in s.placement:
-        tot = totals.get(layer.index, {})
+        la = layers.get(layer.index)
+        tot = la.totals if la is not None else {}
+        flagged = la is not None and not all(p.within_tolerance for p in la.pairs)
         a = act.get(layer.core)
         rate = f"{max(a.synops_rate, a.predicted_rate):.3g}" if a else "—"
         t.add_row(
-            escape(layer.name),
+            ("[yellow]⚠[/] " if flagged else "") + escape(layer.name),
             str(layer.core),
             "×".join(map(str, layer.out_shape)),
             *(f"{tot.get(src, 0):,}" for src in ("float", "quantised", "simulated")),
@@ -235,28 +275,26 @@ def print_summary(reporter: Reporter, s: RunSummary, out_dir: Path) -> None:
     out.print(t)
     pred = "none (no output spikes)" if s.predicted_class is None else str(s.predicted_class)
     label = f" (label {s.input.label})" if s.input.label is not None else ""
-    line = f"predicted class: [bold]{pred}[/]{label}; {s.n_output_events:,} output events"
-    if s.agreement is not None:
-        from deploy.report.tables import class_cell
-
-        classes = ", ".join(
-            f"{k} {class_cell(v, s.agreement.output_counts[k])}"
-            for k, v in s.agreement.output_classes.items()
-        )
-        agree = "[green]agree[/]" if s.agreement.classes_agree else "[yellow]disagree[/]"
-        line += f"; views {agree} ({classes})"
-    out.print(line)
+    out.print(f"predicted class: [bold]{pred}[/]{label}; {s.n_output_events:,} output events")
+    agreement = s.agreement
+    if agreement is not None:
+        colour = "yellow" if agreement.diverges else "green"
+        out.print(f"[{colour}]output class: {escape(class_verdict(agreement))}[/]")
+        for line in divergence_lines(agreement):
+            out.print(f"  {escape(line)}")
     if s.samples is not None:
         acc = ", ".join(
             f"{k} {'—' if v is None else f'{100 * v:.1f} %'}" for k, v in s.samples.accuracy.items()
         )
         out.print(f"{s.samples.n_samples} shipped samples: accuracy {acc}")
-    n_warn = len(s.checker_warnings) + len(s.bandwidth_warnings)
-    if n_warn:
-        out.print(f"[yellow]{n_warn} warning(s)[/] (see report)")
+    out.print(escape(energy_headline(s.energy)))
+    for w in (*s.checker_warnings, *s.bandwidth_warnings, *result_warnings):
+        out.print("[yellow]warning:[/] " + escape(w))
     if reporter.verbose:
-        for w in (*s.checker_warnings, *s.bandwidth_warnings):
-            reporter.err.print("warning: " + w, markup=False)
         for n in s.notes:
-            reporter.err.print("note: " + n, markup=False)
+            if n not in result_warnings:
+                reporter.err.print("note: " + n, markup=False)
+        for key, seconds in s.timings.items():
+            reporter.err.print(f"timing {key}: {seconds:.3f} s", markup=False)
+    out.print(f"config hash {s.config_hash}", markup=False)
     out.print(f"wrote {out_dir}/ ({', '.join(s.files)})", markup=False)

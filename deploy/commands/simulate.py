@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from deploy.commands import _common
+
 HELP = "run a saved chip configuration (config.json) on input events with the bit-accurate simulator"
 
 
@@ -37,20 +39,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="HZ",
         help="slow clock driving leak (bias); default none, so biases have no effect (SPECK_SEMANTICS §2.4)",
     )
-    p.add_argument("-o", "--output", type=Path, default=None, metavar="DIR", help="write results to DIR")
-    p.add_argument("--force", action="store_true", help="replace an existing output directory")
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout, nothing else")
-    verbosity = p.add_mutually_exclusive_group()
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    verbosity.add_argument(
-        "-v", "--verbose", action="store_true", help="also list the output events per core"
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write output_events.npy and simulation.json to this DIRECTORY (as `run -o`)",
     )
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    _common.add_device_argument(
+        p, default=None, help_text="the chip the configuration must be for (checked against the file)"
+    )
+    _common.add_output_arguments(p, verbose_help="also list the output events per core")
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from deploy.errors import DeployError
     from deploy.inputs import is_tonic, read_event_file, tonic_to_chip
     from deploy.options import RunOptions
     from deploy.outdir import atomic_output_dir, check_output_dir
@@ -65,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.output.absolute(), args.force, protect=[args.config, args.input])
     loaded = load_config(args.config)
     chip = get_chip(loaded.chip)
+    if args.device is not None and args.device.name != chip.name:
+        raise DeployError(
+            f"{args.config} is a configuration for {chip.name}, not {args.device.name} (--device); compile "
+            f"the model again with --device {args.device.name}, or drop --device"
+        )
     raw, _label = read_event_file(args.input)
     targets, note = entry_targets_from(loaded.config, loaded.provenance.extra, str(args.config))
     if is_tonic(raw):

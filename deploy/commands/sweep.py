@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from deploy.commands.validate import EXIT_GATE_FAILED, add_run_arguments, progress_bar
+from deploy.commands._common import EXIT_GATE_FAILED
+from deploy.commands.validate import add_run_arguments, progress_bar
 
 HELP = "validate models × compiler options listed in a sweep file (JSON, or YAML with PyYAML) as one job"
 

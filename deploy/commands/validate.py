@@ -28,7 +28,6 @@ HELP = (
     "energy and a report; exit 3 when a gate (--min-accuracy, --max-drop, --min-agreement) fails"
 )
 
-EXIT_GATE_FAILED = 3
 DEFAULT_EXECUTOR = "process"
 """Processes, not threads: the time-stepped views hold the GIL for part of every sample. On the shared 2-core
 benchmark machine the two went both ways within noise (scripts/bench_validate.py, README)."""
@@ -75,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """--workers, --executor, --scheduler, --json, -q (shared with ``deploy-model sweep``)."""
+    """--workers, --executor, --scheduler, --json, -q/-v (shared with ``deploy-model sweep``)."""
     from deploy.validation import EXECUTORS
 
     p.add_argument(
@@ -90,8 +89,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler", default=None, metavar="ADDRESS", help="dask scheduler, e.g. tcp://10.0.0.5:8786"
     )
-    p.add_argument("--json", action="store_true", help="print summary.json on stdout, nothing else")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _common.add_output_arguments(p)
 
 
 def progress_bar(quiet: bool) -> Any:
@@ -191,4 +189,4 @@ def run(args: argparse.Namespace) -> int:
         print_result(result, args.quiet)
         if args.output is not None and not args.quiet:
             print(f"wrote {args.output}/ (summary.json, report.md, report.html)")
-    return 0 if result.passed else EXIT_GATE_FAILED
+    return 0 if result.passed else _common.EXIT_GATE_FAILED

@@ -141,12 +141,15 @@ def _cards(s: RunSummary) -> str:
         cards.append(
             ("views agree on class", "yes" if a.classes_agree else "no", "ok" if a.classes_agree else "bad")
         )
+        diverging = sum(layer is not None for layer in a.first_divergence.values())
+        cards.append(("pairs of views diverging", str(diverging), "warn" if diverging else "ok"))
     n_warn = len(s.checker_warnings) + len(s.bandwidth_warnings)
     cards.append(("warnings", str(n_warn), "warn" if n_warn else "ok"))
     cards.append(
         (
             "energy estimate",
-            fmt_si(s.energy.total_j, "J"),
+            f"{fmt_si(s.energy.total_j, 'J')} (dynamic {fmt_si(s.energy.dynamic_j, 'J')} + static "
+            f"{fmt_si(s.energy.static_j, 'J')})",
             "warn" if s.energy.energy_per_synop_is_assumption else "",
         )
     )
@@ -178,7 +181,7 @@ def render_html(s: RunSummary, figures: Sequence[RenderedFigure]) -> str:
         f"<h1>Deployment report: {_e(_model_name(s.model))}</h1>",
         f'<p class="sub">model {_e(s.model)} · chip {_e(s.chip)} · target {_e(s.target)} · '
         f"input {_e(s.input.description)} · "
-        f"configuration hash <code>{_e(s.config_hash[:16] or '—')}</code></p>",
+        f"configuration hash <code>{_e(s.config_hash or '—')}</code></p>",
         _cards(s),
         _toc(),
         "<h2 id='warnings'>Warnings</h2>",

@@ -16,10 +16,10 @@ from deploy.report.tables import (
     board_table,
     class_verdict,
     divergence_lines,
+    energy_headline,
     energy_table,
     exits_table,
     fit_table,
-    fmt_si,
     memory_table,
     placement_table,
     predicted_class_text,
@@ -62,20 +62,17 @@ def render_markdown(s: RunSummary) -> str:
     out = [
         f"# Deployment report: {s.model}",
         "",
-        f"- chip: **{s.chip}**, target: **{s.target}**, configuration hash `{s.config_hash[:16] or '—'}`",
+        f"- chip: **{s.chip}**, target: **{s.target}**, configuration hash `{s.config_hash or '—'}`",
         f"- input: {s.input.description}; {s.input.n_events:,} events over "
         f"{s.input.duration_s * 1000:.0f} ms",
         f"- predicted class: **{pred}**{label}; {s.n_output_events:,} output events",
         f"- cores used: {len(s.placement)} of {len(s.core_memory)}",
-        f"- energy estimate: {fmt_si(s.energy.total_j, 'J')}"
-        + (
-            " (dynamic part uses an assumed energy per SynOp, see below)"
-            if s.energy.energy_per_synop_is_assumption
-            else ""
-        ),
+        f"- {energy_headline(s.energy)}",
     ]
     if a is not None:
         out.append(f"- views agree on the output class: **{'yes' if a.classes_agree else 'no'}**")
+        diverging = "; ".join(divergence_lines(a, only_diverging=True)) or "none"
+        out.append(f"- layers beyond the agreement tolerance: {diverging}")
     out += ["", "Figures are in `report.html`.", "", "## Warnings", "", "### Bandwidth", ""]
     out.append(_messages(s.bandwidth_warnings, NO_BANDWIDTH_WARNINGS))
     out += ["### Checker", "", _messages(s.checker_warnings, NO_CHECKER_WARNINGS)]

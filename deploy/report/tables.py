@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from deploy.agreement import AgreementResult, ClassAgreement
 from deploy.report.outputs import ExitOutput, TargetComparison
-from deploy.report.summary import RunSummary
+from deploy.report.summary import EnergyEstimate, RunSummary
 
 
 @dataclass(frozen=True)
@@ -309,15 +309,28 @@ def class_verdict(a: AgreementResult) -> str:
     return f"{verdict} (" + ", ".join(f"{k}: {v}" for k, v in a.output_classes.items()) + ")"
 
 
-def divergence_lines(a: AgreementResult) -> list[str]:
-    """One line per compared pair: the first layer where it diverges, or that none does."""
+def divergence_lines(a: AgreementResult, only_diverging: bool = False) -> list[str]:
+    """One line per compared pair: the first layer where it diverges, or that none does (the terminal and
+    both reports print these lines; ``only_diverging`` keeps the diverging pairs)."""
     lines = []
     for pair, layer in a.first_divergence.items():
         if layer is None:
-            lines.append(f"{pair}: every layer within tolerance")
+            if not only_diverging:
+                lines.append(f"{pair}: every layer within tolerance")
         else:
             lines.append(f"{pair}: first diverges at layer '{layer}'")
     return lines
+
+
+def energy_headline(e: EnergyEstimate) -> str:
+    """``energy estimate: 145 µJ (dynamic 18.4 µJ + static 127 µJ over 0.3 s)``, one line for the terminal and
+    the reports' headline (every place shows both parts)."""
+    assumed = " (dynamic part uses an assumed energy per SynOp)" if e.energy_per_synop_is_assumption else ""
+    return (
+        f"energy estimate: {fmt_si(e.total_j, 'J')} = dynamic {fmt_si(e.dynamic_j, 'J')} "
+        f"({fmt_int(e.synops)} SynOps) + static {fmt_si(e.static_j, 'J')} (resting power over "
+        f"{fmt_float(e.duration_s)} s of input){assumed}"
+    )
 
 
 def energy_table(s: RunSummary) -> Table:

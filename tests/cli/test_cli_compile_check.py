@@ -64,7 +64,7 @@ def test_check_ok_prints_fit_matrix_and_placement(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "capacity kernel" in r.stdout and "Conv2d 2→4, k=3" in r.stdout
     assert "0 0 → core 0" in r.stdout and "OK: the model fits speck2f" in r.stdout
-    assert r.stderr == ""
+    assert r.stderr == "input shape 2×16×16 (given with --input-shape)\n"  # where the shape came from
 
 
 def test_compile_writes_config_refuses_overwrite_and_prints_json(

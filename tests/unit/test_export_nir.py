@@ -102,4 +102,10 @@ def test_cli_export_refuses_to_overwrite_and_prints_one_json_document(
     assert "pass --force" in capsys.readouterr().err and out.read_bytes() == b"precious"
     assert main(["export", model, "-o", str(out), "--input-shape", "2,34,34", "--force", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc == {"nir": str(out), "input_shape": [2, 34, 34], "nodes": 11, "layers": 3}
+    assert doc == {
+        "nir": str(out),
+        "input_shape": [2, 34, 34],
+        "input_shape_source": "given with --input-shape",
+        "nodes": 11,
+        "layers": 3,
+    }
