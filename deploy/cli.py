@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
+    from deploy.lazy_imports import defer_pylab
+
+    defer_pylab()  # sinabs imports pylab (matplotlib, pyplot: ≈ 1.2 s) for a method no command uses
     try:
         _require_input_files(args)
         return int(args._run(args))

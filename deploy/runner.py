@@ -104,7 +104,7 @@ def run_model(
     Raises:
         DeployError: a problem with the model, the input or the board (subclasses name which).
     """
-    from deploy.pipeline import compile_model
+    from deploy.lazy_imports import import_run_dependencies
     from deploy.sim.events import validate_events
     from hwconfig.chips import get_chip
 
@@ -118,6 +118,9 @@ def run_model(
 
         board = require_board(spec, run.board)
     timings: dict[str, float] = {}
+    timed(reporter, "imports", timings, import_run_dependencies)
+    from deploy.pipeline import compile_model  # imported above, in its own timed step
+
     shape = input_shape or (bundled_input_shape(model_path) if model_path is not None else None)
     result = timed(reporter, "compile", timings, lambda: compile_model(model, spec, shape, options))
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
@@ -230,7 +233,8 @@ def write_run_outputs(
     out = Path(out_dir)
     extra: dict[str, Any] = {} if command is None else {"command": list(command)}
     extra["input"] = result.input.info.description
-    with (progress or Silent()).step(f"write {out}"), atomic_output_dir(out, force=force) as tmp:
+    label = f"write {out} (config, events, reports and figures, incl. matplotlib's first-use import)"
+    with (progress or Silent()).step(label), atomic_output_dir(out, force=force) as tmp:
         provenance = Provenance(
             tool_version=result.summary.tool_version,
             source_model_sha256=result.compiled.loaded.sha256,

@@ -140,6 +140,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="torch threads for the time-stepped float/quantised views (default 1; 0: torch's default)",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print summary.json to stdout and nothing else on stdout"
     )
     verbosity = p.add_mutually_exclusive_group()
@@ -158,6 +165,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         duration_ms=args.duration_ms,
         seed=args.seed,
         synops_budget=args.synops_budget,
+        torch_threads=args.torch_threads or None,
     )
 
 
