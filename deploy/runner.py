@@ -10,9 +10,11 @@ parsing, these two calls and printing::
     print(result.summary.predicted_class, result.analysis.agreement.classes_agree)
     write_run_outputs(result, "deploy-out/digits_snn", force=True)
 
-Steps: :func:`deploy.board.require_board` (without ``dry_run``) → :func:`deploy.pipeline.compile_model` →
-:func:`deploy.inputs.resolve_input` → the target (:class:`deploy.sim.simulator.Simulator` or
-:func:`deploy.board.run_on_board`) → :func:`deploy.analysis.analyse` → :func:`deploy.analysis.build_summary`.
+Steps: :func:`deploy.board.require_board` (without ``dry_run``) → torch, sinabs and numba imported as a
+timed step of their own (:func:`deploy.lazy_imports.import_run_dependencies`) →
+:func:`deploy.pipeline.compile_model` → :func:`deploy.inputs.resolve_input` → the target
+(:class:`deploy.sim.simulator.Simulator` or :func:`deploy.board.run_on_board`) →
+:func:`deploy.analysis.analyse` → :func:`deploy.analysis.build_summary`.
 """
 
 from __future__ import annotations
