@@ -85,7 +85,7 @@ def analyse(
     from deploy.report.build import time_counts_from_events, time_counts_from_rasters
     from deploy.report.outputs import resolve_class_exit
     from deploy.sim.simulator import simulate
-    from deploy.timestep import evaluate
+    from deploy.timestep import evaluate, torch_threads
 
     run = run or RunOptions()
     reporter = progress or Silent()
@@ -101,8 +101,9 @@ def analyse(
     )
     t0, n_bins = time_bins(inp.events, dt_us)
     raster = input_raster(inp.model_events, raster_shape(graph), dt_us, t0, n_bins)
-    float_out = timed(reporter, "timestep_float", timings, lambda: evaluate(graph, raster))
-    quant_out = timed(reporter, "timestep_quantised", timings, lambda: evaluate(result.qgraph, raster))
+    with torch_threads(run.torch_threads):
+        float_out = timed(reporter, "timestep_float", timings, lambda: evaluate(graph, raster))
+        quant_out = timed(reporter, "timestep_quantised", timings, lambda: evaluate(result.qgraph, raster))
     float_layers, quant_layers = list(float_out.spikes), list(quant_out.spikes)
     out_shapes = [layer.out_shape for layer in graph.layers]
     counts = {
@@ -129,11 +130,12 @@ def analyse(
         "quantised": _feature_raster(quant_layers[out]),
         "simulated": output_raster_from_events(sim.events, core_of[out], n_out, n_bins, dt_us, t0),
     }
-    samples = (
-        timed(reporter, "samples", timings, lambda: evaluate_samples(result, inp, dt_us, out, options))
-        if inp.samples
-        else None
-    )
+    with torch_threads(run.torch_threads):
+        samples = (
+            timed(reporter, "samples", timings, lambda: evaluate_samples(result, inp, dt_us, out, options))
+            if inp.samples
+            else None
+        )
     return Analysis(sim, agreement, over_time, rasters, n_bins, samples)
 
 

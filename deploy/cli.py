@@ -137,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # The first simulation after an install without scripts/install.sh compiles the kernels: say so.
         set_compile_notifier(lambda message: print(f"deploy-model: {message}", file=sys.stderr, flush=True))
+    from deploy.lazy_imports import defer_pylab
+
+    defer_pylab()  # sinabs imports pylab (matplotlib, pyplot: ≈ 1.2 s) for a method no command uses
     try:
         _require_input_files(args)
         return int(args._run(args))

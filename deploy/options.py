@@ -162,6 +162,9 @@ class RunOptions:
         synops_budget: SynOps/s budget per core for the bandwidth warning (core 0 gets 3.5×).
         class_exit: The exit layer whose output names the class (its index or torch module path); None for
             the last exit (:func:`deploy.report.outputs.resolve_class_exit`).
+        torch_threads: Threads torch uses for the float and quantised time-stepped views (None: torch's
+            default, one per core). One thread is the default: the views are small, and two threads were
+            measured up to 10× slower than one on a busy 2-core machine (they wait for each other).
     """
 
     dry_run: bool = True
@@ -173,6 +176,7 @@ class RunOptions:
     seed: int = 0
     synops_budget: float = DEFAULT_SYNOPS_BUDGET
     class_exit: str | int | None = None
+    torch_threads: int | None = 1
 
     def __post_init__(self) -> None:
         from deploy.errors import DeployError
@@ -181,6 +185,11 @@ class RunOptions:
             raise DeployError(f"--slow-clock-hz must be positive, got {self.slow_clock_hz}")
         if not self.dt_ms > 0:
             raise DeployError(f"--dt-ms must be positive, got {self.dt_ms:g}")
+        if self.torch_threads is not None and not self.torch_threads >= 1:
+            raise DeployError(
+                f"torch_threads (--torch-threads) must be at least 1, or None (--torch-threads 0) for "
+                f"torch's default; got {self.torch_threads}"
+            )
 
     @property
     def dt_us(self) -> int:

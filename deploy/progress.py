@@ -16,8 +16,9 @@ T = TypeVar("T")
 
 STEP_LABELS = {
     "samples": "classify every shipped sample (float, quantised, simulated)",
-    "compile": "compile (incl. importing torch/sinabs on first use; stages in summary.json compile.*)",
-    "target_simulator": "run on the simulator (the target)",
+    "imports": "import torch, sinabs and numba (first use in this process)",
+    "compile": "compile (load, normalise, quantise, check, place, emit)",
+    "target_simulator": "run on the simulator (the target; incl. loading the numba kernels on first use)",
     "target_board": "run on the board (the target)",
     "simulate_all_layers": "simulate with every layer monitored",
     "timestep_float": "time-stepped float model",

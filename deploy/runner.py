@@ -10,9 +10,11 @@ parsing, these two calls and printing::
     print(result.summary.predicted_class, result.analysis.agreement.classes_agree)
     write_run_outputs(result, "deploy-out/digits_snn", force=True)
 
-Steps: :func:`deploy.board.require_board` (without ``dry_run``) → :func:`deploy.pipeline.compile_model` →
-:func:`deploy.inputs.resolve_input` → the target (:class:`deploy.sim.simulator.Simulator` or
-:func:`deploy.board.run_on_board`) → :func:`deploy.analysis.analyse` → :func:`deploy.analysis.build_summary`.
+Steps: :func:`deploy.board.require_board` (without ``dry_run``) → torch, sinabs and numba imported as a
+timed step of their own (:func:`deploy.lazy_imports.import_run_dependencies`) →
+:func:`deploy.pipeline.compile_model` → :func:`deploy.inputs.resolve_input` → the target
+(:class:`deploy.sim.simulator.Simulator` or :func:`deploy.board.run_on_board`) →
+:func:`deploy.analysis.analyse` → :func:`deploy.analysis.build_summary`.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def run_model(
     Raises:
         DeployError: a problem with the model, the input or the board (subclasses name which).
     """
-    from deploy.pipeline import compile_model
+    from deploy.lazy_imports import import_run_dependencies
     from deploy.report.outputs import compare_targets, exit_outputs, resolve_class_exit
     from deploy.sim.events import DVS_LAYER, validate_events
     from hwconfig.chips import get_chip
@@ -123,6 +125,9 @@ def run_model(
 
         board = require_board(spec, run.board)
     timings: dict[str, float] = {}
+    timed(reporter, "imports", timings, import_run_dependencies)
+    from deploy.pipeline import compile_model  # imported above, in its own timed step
+
     result = timed(reporter, "compile", timings, lambda: compile_model(model, spec, input_shape, options))
     reporter.info(f"placement: {dict(enumerate(result.placement.core_of))}")
     class_exit = resolve_class_exit(result.graph, run.class_exit) if result.graph.exit_layers else None
@@ -253,10 +258,8 @@ def write_run_outputs(
     extra: dict[str, Any] = {} if command is None else {"command": list(command)}
     extra["input"] = result.input.info.description
     extra.update(routing_extra(entry_targets(result.compiled), result.compiled.graph.input_shape))
-    with (
-        (progress or Silent()).step(f"write {out}"),
-        atomic_output_dir(out, force=force, protect=protect) as tmp,
-    ):
+    label = f"write {out} (config, events, reports and figures, incl. matplotlib's first-use import)"
+    with (progress or Silent()).step(label), atomic_output_dir(out, force=force, protect=protect) as tmp:
         provenance = Provenance(
             tool_version=result.summary.tool_version,
             source_model_sha256=result.compiled.loaded.sha256,

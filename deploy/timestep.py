@@ -15,6 +15,8 @@ pooling, feature shifts) and is what the simulator benchmark and the simulator a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +66,24 @@ class _Params:
     threshold: float
     min_v_mem: float | None
     initial: torch.Tensor | None
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (None: torch's setting unchanged), then restore it.
+
+    The views evaluate small convolutions step by step; on a busy machine torch's threads wait for each other
+    and one thread is faster (:attr:`deploy.options.RunOptions.torch_threads`).
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _params(graph: LayerGraph | QuantizedGraph, dtype: torch.dtype) -> list[_Params]:

@@ -162,6 +162,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="exit 3 (a failed gate) when the views diverge: the float, quantised and simulated views "
         "disagree on the output class or a layer is beyond the agreement tolerance",
     )
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="torch threads for the time-stepped float/quantised views (default 1; 0: torch's default)",
+    )
     _common.add_output_arguments(p, verbose_help="also print timings, the placement and every note")
 
 
@@ -177,6 +184,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         seed=args.seed,
         synops_budget=args.synops_budget,
         class_exit=args.class_exit,
+        torch_threads=args.torch_threads or None,
     )
 
 

@@ -1,0 +1,85 @@
+"""Import costs of the command line: what a command imports, when, and how the console accounts for it.
+
+Measured on the 2-core development machine (``python -X importtime``): torch ≈ 2.9 s, numba ≈ 0.4 s plus
+≈ 0.4 s when the first kernel is loaded from numba's cache, matplotlib with pyplot ≈ 1.2 s. Commands import
+what they need inside their ``run`` functions, so ``deploy-model simulate`` of a saved configuration imports
+numpy and numba only (``tests/unit/test_lazy_imports.py`` checks it in a subprocess).
+
+Two things are done here:
+
+- :func:`defer_pylab`: ``import sinabs`` (any sinabs submodule) runs ``sinabs/__init__.py``, which imports
+  ``sinabs.network``, whose first lines are ``import pylab`` — matplotlib and pyplot (≈ 1.2 s) — for one
+  plotting method, ``Network.plot_comparison``. No command calls it. The CLI (only the CLI: the library leaves
+  a user's process alone) therefore puts a placeholder module in ``sys.modules["pylab"]`` that imports the
+  real ``pylab`` on the first access to any of its names, then becomes a copy of it and hands
+  ``sys.modules["pylab"]`` back to the real module. sinabs is not modified and behaves the same: its
+  ``pylab.scatter`` is the real ``matplotlib.pyplot.scatter``, imported 1.2 s later if ever. Setting
+  ``MPLBACKEND=Agg`` before the import was measured too and does not make it cheaper (pyplot resolves its
+  backend lazily already).
+- :func:`import_run_dependencies`: ``deploy-model run`` imports torch, sinabs and numba as one timed step
+  of its own, so that the console's "compile" and "run on the simulator" lines time the work they name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from typing import Any
+
+_RUN_MODULES = ("sinabs", "deploy.pipeline", "deploy.frontend.load", "deploy.timestep")
+"""What ``deploy-model run`` imports up front (torch comes with sinabs); then the simulator kernel (numba)."""
+
+
+class _DeferredModule(types.ModuleType):
+    """A stand-in for a module that imports the real one on the first access to one of its names.
+
+    It carries the real module's ``__spec__`` and ``__file__`` (found without executing it), so tools that
+    walk ``sys.modules`` asking for dunder attributes (``inspect.getmodule`` in torch's op registration)
+    do not trigger the import; any other missing attribute does.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__") and name != "__all__":
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        real = _import_real(self)
+        return getattr(real, name)
+
+
+def _import_real(stub: _DeferredModule) -> types.ModuleType:
+    """Import the module ``stub`` stands for, copy its namespace into ``stub`` and return it."""
+    if sys.modules.get(stub.__name__) is stub:
+        del sys.modules[stub.__name__]
+    real = importlib.import_module(stub.__name__)
+    stub.__dict__.update(real.__dict__)
+    return real
+
+
+def defer_pylab() -> bool:
+    """Defer ``import pylab`` (run by ``import sinabs``) until a pylab name is used; see the module docstring.
+
+    Does nothing when pylab or sinabs is already imported, or matplotlib is not installed.
+
+    Returns:
+        True when the placeholder was installed.
+    """
+    if "pylab" in sys.modules or "sinabs" in sys.modules:
+        return False
+    spec = importlib.util.find_spec("pylab")
+    if spec is None:
+        return False
+    stub = _DeferredModule("pylab")
+    stub.__spec__ = spec
+    stub.__file__ = spec.origin
+    sys.modules["pylab"] = stub
+    return True
+
+
+def import_run_dependencies() -> None:
+    """Import torch, sinabs, the compiler and the simulator kernel (numba): the first-use cost of a run."""
+    from deploy.sim.warmup import load_kernels
+
+    for name in _RUN_MODULES:
+        importlib.import_module(name)
+    load_kernels()  # through the loader, so a compile on a fresh cache is announced
