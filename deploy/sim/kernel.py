@@ -46,7 +46,9 @@ from deploy.sim.layout import (
     ERR_NONE,
     ERR_OVERFLOW,
     ERR_RANGE,
+    ERR_REDO,
     F_,
+    FAST,
     HIN,
     HOUT,
     K_,
@@ -71,13 +73,12 @@ from deploy.sim.layout import (
     PACK_X,
     PX,
     PY,
+    REDO_TAPWISE,
     RTZ,
     SCOFF,
     SOFF,
     SX,
-    SXL,
     SY,
-    SYL,
     THR,
     THRLO,
     USED,
@@ -103,8 +104,7 @@ NET_TYPE = nt.NamedTuple(
 WORK_TYPE = nt.NamedTuple(
     [_array(np.int32, 1), _array(np.int64, 1), _array(np.int64, 1), _array(np.int64, 2)]
     + [_array(np.int64, 1)] * 3
-    + [_array(np.uint64, 1), _array(np.bool_, 1)]
-    + [_array(np.int64, 2)] * 3,
+    + [_array(np.uint64, 1), _array(np.bool_, 1), _array(np.int64, 2)],
     Work,
 )
 _I = nt.int64
@@ -170,35 +170,46 @@ def _sort(a: Any, start: int, n: int) -> None:
 
 @nb.njit(**_INLINE)
 def _row_fast(
-    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
+    S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
 ) -> tuple[int, int, int]:
-    """One (kx, ky) tap for all F features with the default options; branch-free so it vectorises.
+    """``n`` synapses with the default options: ``S[sb + j] += W[wb + j]``, then threshold and clamp.
 
-    A firing feature f gets bit number ``bit`` set in ``mask[f]``. Returns (any neuron fired, min sum,
-    max sum) — the sums are checked for 16-bit overflow by the caller.
+    The range is one (kx, ky) tap for all F features, or ``n / F`` taps of consecutive ky fused into one
+    range (stride 1, ky descending). Element j is feature ``j % F`` of segment ``j // F``; a firing one
+    sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (any neuron fired, min sum, max sum); the caller
+    checks the sums for 16-bit overflow.
+
+    The first loop is branch-free, call-free and int32 (exact: the states stay within 16 bits plus one
+    weight, far from the int32 limits), so it vectorises with the widest registers: it stores
+    ``max(v, thrlo)`` and finds the largest sum. Only if that reaches the threshold does a second loop
+    reset the firing neurons: with ``thrlo < thr`` (checked by the caller) a stored value reaches ``thr``
+    exactly when its sum did (it was then stored unchanged), which gives the result of
+    ``fire ? (v - thr)·keep : max(v, thrlo)``.
     """
-    anyf: Any = 0
-    lo: Any = 0
-    hi: Any = 0
+    lo = 0
+    hi = 0
+    t32 = np.int32(thr)
     # Unsigned indices: numba then emits no negative-index wrap-around, so LLVM vectorises the loop
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
     uwb = np.uint64(wb)
-    ubit = np.uint64(1) << np.uint64(bit)
-    zero = np.uint64(0)
-    t32 = np.int32(thr)
-    lo32 = np.int32(thrlo)
+    for j in range(n):
+        uj = np.uint64(j)
+        v = S[usb + uj] + W[uwb + uj]
+        lo = v if v < lo else lo
+        hi = v if v > hi else hi
+        S[usb + uj] = v if v > thrlo else thrlo
+    if hi < thr:
+        return 0, lo, hi
     k32 = np.int32(keep)
-    for f in range(F):
-        uf = np.uint64(f)
-        v = np.int32(S[usb + uf] + W[uwb + uf])
-        lo = min(lo, v)
-        hi = max(hi, v)
-        fire = v >= t32
-        S[usb + uf] = (v - t32) * k32 if fire else max(v, lo32)
-        mask[uf] |= ubit if fire else zero
-        anyf |= fire
-    return anyf, lo, hi
+    for j in range(n):
+        uj = np.uint64(j)
+        v = S[usb + uj]
+        if v >= t32:
+            S[usb + uj] = (v - t32) * k32
+            seg = j // F
+            mask[j - seg * F] |= np.uint64(1) << np.uint64(bit - seg)
+    return 1, lo, hi
 
 
 @nb.njit(**_INLINE)
@@ -237,46 +248,46 @@ def _row_generic(
     return anyf, lo, hi
 
 
-@nb.njit(_I(_I, _I, _I, _I, _I, _I, _array(np.int64, 2)), **_JIT)
-def _valid_taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int, lst: Any) -> int:
-    """The taps (k_i, o) of one axis that input coordinate ``d`` reaches, k_i ascending, into ``lst``;
-    returns their number (``slog``: log2 of the stride, -1 if it is not a power of two)."""
-    n = 0
-    for ki in range(k):
-        nd = d + pad - ki
-        if nd < 0:
-            break  # nd decreases with ki; a negative nd gives o < 0
-        if stride == 1:
-            o = nd
-        elif slog >= 0:
-            if nd & (stride - 1):
-                continue
-            o = nd >> slog
-        else:
-            if nd % stride != 0:
-                continue
-            o = nd // stride
-        if o < size_out:
-            lst[n, 0] = ki
-            lst[n, 1] = o
-            n += 1
-    return n
+@nb.njit(**_INLINE)
+def _taps(d: int, k: int, pad: int, stride: int, size_out: int) -> tuple[int, int, int]:
+    """The taps of one axis that input coordinate ``d`` reaches: (first k_i, its output coordinate o,
+    count). They are ``k_i = first + i·stride`` with output ``o - i`` for i < count, k_i ascending: the
+    k_i < k with ``d + pad - k_i`` a non-negative multiple of the stride whose quotient is < size_out."""
+    top = d + pad  # d + pad - k_i for k_i = 0
+    if top < 0:
+        return 0, 0, 0
+    lo = max(0, top - stride * size_out + 1)
+    hi = min(k - 1, top)
+    if stride == 1:
+        return lo, top - lo, max(0, hi - lo + 1)
+    k0 = lo + (top - lo) % stride
+    if k0 > hi:
+        return 0, 0, 0
+    return k0, (top - k0) // stride, (hi - k0) // stride + 1
 
 
-@nb.njit(_I(_I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
-def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any, wk: Any) -> int:
-    """:func:`_compute_event` for every option (§12 ``synop``), taps already in ``wk.xol``/``wk.yol``.
+@nb.njit(**_INLINE)
+def _tap(c: int, kx: int, ky: int, k: int) -> int:
+    """Row index of tap (c, kx, ky) in a core's weights, stored ``[c][k-1-kx][k-1-ky][f]`` (module doc)."""
+    return (c * k + k - 1 - kx) * k + k - 1 - ky
+
+
+@nb.njit(_I(_I, _I, _I, _I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
+def _compute_event_generic(
+    L: int, c: int, t: int, kx0: int, xo0: int, nkx: int, ky0: int, yo0: int, nky: int, net: Any, wk: Any
+) -> int:
+    """:func:`_compute_event` for every option (§12 ``synop``), one tap at a time (taps from :func:`_taps`).
 
     Firing neurons get the sort key ``f·nkx·nky + ix·nky + iy``; the keys are sorted before emission.
     """
     P = net.P
     opt = net.opt
     S = wk.S
-    xol = wk.xol
-    yol = wk.yol
     scratch = wk.scratch
     F = P[L, F_]
     k = P[L, K_]
+    sx = P[L, SX]
+    sy = P[L, SY]
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
@@ -293,10 +304,10 @@ def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any,
     fl = wk.fl
     synops = 0
     for ix in range(nkx):
-        xo = xol[ix, 1]
+        xo = xo0 - ix
         for iy in range(nky):
-            yo = yol[iy, 1]
-            tap = (c * k + xol[ix, 0]) * k + yol[iy, 0]
+            yo = yo0 - iy
+            tap = _tap(c, kx0 + ix * sx, ky0 + iy * sy, k)
             wb = woff + tap * F
             sb = soff + (xo * Hout + yo) * F
             synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
@@ -323,63 +334,70 @@ def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any,
 def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) -> int:
     """Apply one input event to core L; write its firing neurons, in emission order, to L's scratch."""
     P = net.P
-    opt = net.opt
     S = wk.S
-    xol = wk.xol
-    yol = wk.yol
+    W = net.W
     scratch = wk.scratch
     F = P[L, F_]
     k = P[L, K_]
-    nkx = _valid_taps(x, k, P[L, PX], P[L, SX], P[L, SXL], P[L, WOUT], xol)
-    nky = _valid_taps(y, k, P[L, PY], P[L, SY], P[L, SYL], P[L, HOUT], yol)
+    sx = P[L, SX]
+    sy = P[L, SY]
+    kx0, xo0, nkx = _taps(x, k, P[L, PX], sx, P[L, WOUT])
+    ky0, yo0, nky = _taps(y, k, P[L, PY], sy, P[L, HOUT])
     wk.cnt[C_INPUTS, L] += 1
+    nk2 = nkx * nky
+    if P[L, FAST] == 0 or nk2 > MAX_MASK_TAPS or wk.err[REDO_TAPWISE] != 0:
+        return _compute_event_generic(L, c, t, kx0, xo0, nkx, ky0, yo0, nky, net, wk)
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
-    rtz = P[L, RTZ]
-    clamp = opt[O_CLAMP]
-    skipzero = opt[O_SKIPZERO]
-    ovf = opt[O_OVF]
-    check_sum = opt[O_CHECK] == CHECK_SUM
     woff = P[L, WOFF]
     soff = P[L, SOFF]
     sc = P[L, SCOFF]
-    nk2 = nkx * nky
+    mask = wk.mask
+    keep = 0 if P[L, RTZ] else 1
+    # Rows in ascending memory order (x_out, then y_out ascending; the kernel is stored rotated), so LLVM's
+    # runtime checks let the row loop run vectorised. With stride 1 in y, the nky taps of one kx touch
+    # consecutive y_out and consecutive weight rows: one fused row. Each neuron is touched once per event,
+    # so the order of the rows changes no state; only an overflow error depends on it (the reference stops
+    # at the first overflowing tap), so an overflow asks the caller to redo the call in the reference's
+    # tap order (ERR_REDO; the generic path then runs and stops at the same tap).
+    nrow = 1 if sy == 1 else nky
+    n = nky * F if sy == 1 else F
+    fired = 0
+    for ixr in range(nkx):
+        ix = nkx - 1 - ixr
+        xo = xo0 - ix
+        kx = kx0 + ix * sx
+        for r in range(nrow):
+            iy = nky - 1 - r
+            anyf, lo, hi = _row_fast(
+                S, W, soff + (xo * Hout + yo0 - iy) * F, woff + _tap(c, kx, ky0 + iy * sy, k) * F, n, F,
+                thr, thrlo, keep, mask, ix * nky + iy,
+            )  # fmt: skip
+            if lo < -32768 or hi > 32767:
+                for f in range(F):
+                    mask[f] = 0
+                wk.err[0] = ERR_REDO
+                return 0
+            fired |= anyf
+    wk.cnt[C_SYNOPS, L] += nk2 * F
     nsp = 0
-    if check_sum and ovf == OVF_ERROR and clamp != 0 and skipzero == 0 and nk2 <= MAX_MASK_TAPS:
-        mask = wk.mask
-        keep = 0 if rtz else 1
-        fired = 0
-        for ix in range(nkx):
-            xo = xol[ix, 1]
-            for iy in range(nky):
-                wb = woff + ((c * k + xol[ix, 0]) * k + yol[iy, 0]) * F
-                sb = soff + (xo * Hout + yol[iy, 1]) * F
-                anyf, lo, hi = _row_fast(S, net.W, sb, wb, F, thr, thrlo, keep, mask, ix * nky + iy)
-                if lo < -32768 or hi > 32767:
-                    # The feature is not tracked in the vectorised loop; f = -1 means "one of this tap's".
-                    for f in range(F):
-                        mask[f] = 0
-                    _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yol[iy, 1], t, hi if hi > 32767 else lo)
-                    return 0
-                fired |= anyf
-        wk.cnt[C_SYNOPS, L] += nk2 * F
-        if fired:
-            for f in range(F):
-                m = mask[f]
-                if m == 0:
-                    continue
-                mask[f] = 0
-                b = np.uint64(0)
-                for ix in range(nkx):
-                    for iy in range(nky):
-                        if (m >> b) & np.uint64(1):
-                            scratch[sc + nsp] = (f << PACK_F) | (xol[ix, 1] << PACK_X) | yol[iy, 1]
-                            nsp += 1
-                        b += np.uint64(1)
+    if fired:
+        for f in range(F):
+            m = mask[f]
+            if m == 0:
+                continue
+            mask[f] = 0
+            b = np.uint64(0)
+            for ix in range(nkx):
+                xo = (xo0 - ix) << PACK_X
+                for iy in range(nky):
+                    if (m >> b) & np.uint64(1):
+                        scratch[sc + nsp] = (f << PACK_F) | xo | (yo0 - iy)
+                        nsp += 1
+                    b += np.uint64(1)
         wk.cnt[C_GEN, L] += nsp
-        return nsp
-    return _compute_event_generic(L, c, t, nkx, nky, net, wk)
+    return nsp
 
 
 @nb.njit(_I(_I, _I, NET_TYPE, WORK_TYPE), **_JIT)

@@ -90,6 +90,12 @@ def compile_config(
     n_parts: list[npt.NDArray[np.int32]] = []
     woff = soff = boff = noff = sc = lsc = 0
     dest = np.zeros((N_CNN_LAYERS, 2, 4), np.int64)
+    fast = (
+        options.overflow == "error"
+        and options.overflow_check == "sum"
+        and options.clamp_on_synapse
+        and options.process_zero_weights
+    )
     for L, layer in enumerate(config.cnn_layers):
         d = layer.dimensions
         F, C, k = d.output_shape.feature_count, d.input_shape.feature_count, d.kernel_size
@@ -113,11 +119,14 @@ def compile_config(
             P[L, K.DECN] = n
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
+        P[L, K.FAST] = fast and layer.threshold_low < layer.threshold_high
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
             continue
-        wk = np.ascontiguousarray(layer.weights.astype(np.int32).transpose(1, 2, 3, 0))  # [c][kx][ky][f]
+        # [c][k-1-kx][k-1-ky][f]: the kernel rotated, so that the kernel's rows run in ascending memory
+        # order and a stride-1 event's taps of one kx are one contiguous range (see deploy.sim.kernel).
+        wk = np.ascontiguousarray(layer.weights.astype(np.int32).transpose(1, 2, 3, 0)[:, ::-1, ::-1])
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
@@ -289,6 +298,12 @@ class _Run:
             n_new, t_new, e_new = kernels.run_kernel(
                 rows, ticks, int(following is not None), net, wk, out, e, ti, nout
             )
+            if wk.err[0] == K.ERR_REDO:
+                # A 16-bit overflow inside a fused row: redo the call tap by tap, which reports it exactly.
+                wk.S[:], wk.dec[:], wk.cnt[:], wk.readout[:] = snapshot
+                wk.err[:] = 0
+                wk.err[K.REDO_TAPWISE] = 1
+                continue
             if wk.err[0] == K.ERR_NONE and n_new > len(out):
                 # One event's cascade overflowed the buffer: undo this call and redo it with more room.
                 wk.S[:], wk.dec[:], wk.cnt[:], wk.readout[:] = snapshot
