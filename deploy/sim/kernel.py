@@ -186,20 +186,21 @@ def _row_fast(
     exactly when its sum did (it was then stored unchanged), which gives the result of
     ``fire ? (v - thr)·keep : max(v, thrlo)``.
     """
-    lo = 0
-    hi = 0
+    lo = np.int32(0)
+    hi = np.int32(0)
     t32 = np.int32(thr)
+    lo32 = np.int32(thrlo)
     # Unsigned indices: numba then emits no negative-index wrap-around, so LLVM vectorises the loop
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
     uwb = np.uint64(wb)
     for j in range(n):
         uj = np.uint64(j)
-        v = S[usb + uj] + W[uwb + uj]
+        v = np.int32(S[usb + uj] + W[uwb + uj])
         lo = v if v < lo else lo
         hi = v if v > hi else hi
-        S[usb + uj] = v if v > thrlo else thrlo
-    if hi < thr:
+        S[usb + uj] = v if v > lo32 else lo32
+    if hi < t32:
         return 0, lo, hi
     k32 = np.int32(keep)
     for j in range(n):
@@ -256,10 +257,12 @@ def _taps(d: int, k: int, pad: int, stride: int, size_out: int) -> tuple[int, in
     top = d + pad  # d + pad - k_i for k_i = 0
     if top < 0:
         return 0, 0, 0
-    lo = max(0, top - stride * size_out + 1)
-    hi = min(k - 1, top)
+    # Conditional expressions, not min/max: numba compiles those builtins to calls here.
+    lo = top - stride * size_out + 1
+    lo = lo if lo > 0 else 0
+    hi = top if top < k else k - 1
     if stride == 1:
-        return lo, top - lo, max(0, hi - lo + 1)
+        return lo, top - lo, hi - lo + 1 if hi >= lo else 0
     k0 = lo + (top - lo) % stride
     if k0 > hi:
         return 0, 0, 0
@@ -569,29 +572,41 @@ def run_kernel(
                 if mon != 0 or trace:
                     nout = _append(out, nout, t, L, fr[i, 5], fr[i, 6], fr[i, 7], mon)
                 phase = 1
-            if phase > N_DESTINATIONS:  # every destination slot done
+            while phase <= N_DESTINATIONS and dest[L, phase - 1, 0] == 0:
+                phase += 1
+            if phase > N_DESTINATIONS:  # no (further) enabled slot: the spike is done
                 fr[i, 3] += 1
                 fr[i, 4] = 0
                 continue
             s = phase - 1
-            fr[i, 4] = phase + 1
-            if dest[L, s, 0] == 0:
-                continue
+            sf = fr[i, 5]
+            sx = fr[i, 6]
+            sy = fr[i, 7]
+            nxt = phase + 1
+            while nxt <= N_DESTINATIONS and dest[L, nxt - 1, 0] == 0:
+                nxt += 1
+            if nxt <= N_DESTINATIONS:
+                fr[i, 4] = nxt
+            else:  # the spike's last enabled slot: the spike is done, and so is the frame after its last
+                fr[i, 3] += 1
+                fr[i, 4] = 0
+                if fr[i, 3] >= fr[i, 2]:
+                    sp -= 1  # (a frame pushed by this slot's event reuses the row)
             D = dest[L, s, 1]
             p = dest[L, s, 2]
-            nf = fr[i, 5] + dest[L, s, 3]
+            nf = sf + dest[L, s, 3]
             if p == 1:
-                nx = fr[i, 6]
-                ny = fr[i, 7]
+                nx = sx
+                ny = sy
             elif p == 2:
-                nx = fr[i, 6] >> 1
-                ny = fr[i, 7] >> 1
+                nx = sx >> 1
+                ny = sy >> 1
             elif p == 4:
-                nx = fr[i, 6] >> 2
-                ny = fr[i, 7] >> 2
+                nx = sx >> 2
+                ny = sy >> 2
             else:
-                nx = fr[i, 6] // p
-                ny = fr[i, 7] // p
+                nx = sx // p
+                ny = sy // p
             if D == READOUT_LAYER:
                 _readout(nf, opt, wk.readout)
                 continue
