@@ -171,13 +171,13 @@ def _sort(a: Any, start: int, n: int) -> None:
 @nb.njit(**_INLINE)
 def _row_fast(
     S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """``n`` synapses with the default options: ``S[sb + j] += W[wb + j]``, then threshold and clamp.
 
     The range is one (kx, ky) tap for all F features, or ``n / F`` taps of consecutive ky fused into one
     range (stride 1, ky descending). Element j is feature ``j % F`` of segment ``j // F``; a firing one
-    sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (any neuron fired, min sum, max sum); the caller
-    checks the sums for 16-bit overflow.
+    sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (lowest and highest firing feature, or F and -1,
+    min sum, max sum); the caller checks the sums for 16-bit overflow.
 
     The first loop is branch-free, call-free and int32 (exact: the states stay within 16 bits plus one
     weight, far from the int32 limits), so it vectorises with the widest registers: it stores
@@ -201,16 +201,21 @@ def _row_fast(
         hi = v if v > hi else hi
         S[usb + uj] = v if v > lo32 else lo32
     if hi < t32:
-        return 0, lo, hi
+        return F, -1, lo, hi
     k32 = np.int32(keep)
+    fmin = F
+    fmax = -1
     for j in range(n):
         uj = np.uint64(j)
         v = S[usb + uj]
         if v >= t32:
             S[usb + uj] = (v - t32) * k32
             seg = j // F
-            mask[j - seg * F] |= np.uint64(1) << np.uint64(bit - seg)
-    return 1, lo, hi
+            f = j - seg * F
+            mask[f] |= np.uint64(1) << np.uint64(bit - seg)
+            fmin = f if f < fmin else fmin
+            fmax = f if f > fmax else fmax
+    return fmin, fmax, lo, hi
 
 
 @nb.njit(**_INLINE)
@@ -366,14 +371,15 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     # tap order (ERR_REDO; the generic path then runs and stops at the same tap).
     nrow = 1 if sy == 1 else nky
     n = nky * F if sy == 1 else F
-    fired = 0
+    ffrom = F  # features ffrom..fto have firing neurons
+    fto = -1
     for ixr in range(nkx):
         ix = nkx - 1 - ixr
         xo = xo0 - ix
         kx = kx0 + ix * sx
         for r in range(nrow):
             iy = nky - 1 - r
-            anyf, lo, hi = _row_fast(
+            fmin, fmax, lo, hi = _row_fast(
                 S, W, soff + (xo * Hout + yo0 - iy) * F, woff + _tap(c, kx, ky0 + iy * sy, k) * F, n, F,
                 thr, thrlo, keep, mask, ix * nky + iy,
             )  # fmt: skip
@@ -382,11 +388,12 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
                     mask[f] = 0
                 wk.err[0] = ERR_REDO
                 return 0
-            fired |= anyf
+            ffrom = fmin if fmin < ffrom else ffrom
+            fto = fmax if fmax > fto else fto
     wk.cnt[C_SYNOPS, L] += nk2 * F
     nsp = 0
-    if fired:
-        for f in range(F):
+    if fto >= 0:
+        for f in range(ffrom, fto + 1):
             m = mask[f]
             if m == 0:
                 continue
