@@ -668,17 +668,21 @@ def run_kernel(
             x = ev[e, 3]
             y = ev[e, 4]
             target = 0
-            n_targets = 1
-            if layer < 0:
-                n_targets = 0
-            elif layer == READOUT_LAYER:
+            n_targets = 0
+            if layer == READOUT_LAYER:
                 _readout(f, opt, wk.readout)
-                n_targets = 0
-            elif layer == DVS_LAYER:
+                continue
+            if layer == DVS_LAYER:
                 n_targets = N_DESTINATIONS
                 if opt[O_DVSMON] != 0:
                     nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
-            continue
+                continue
+            if layer < 0:
+                continue
+            L = layer  # a core input: computed in this step (its only target)
+            nf = f
+            nx = x
+            ny = y
         if leak:  # noqa: SIM108 - each inlined function keeps a single call site
             nsp = _compute_leak(L, t, net, wk)
         else:
