@@ -78,7 +78,9 @@ from deploy.sim.layout import (
     SCOFF,
     SOFF,
     SX,
+    SXL,
     SY,
+    SYL,
     THR,
     THRLO,
     USED,
@@ -255,10 +257,11 @@ def _row_generic(
 
 
 @nb.njit(**_INLINE)
-def _taps(d: int, k: int, pad: int, stride: int, size_out: int) -> tuple[int, int, int]:
+def _taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int) -> tuple[int, int, int]:
     """The taps of one axis that input coordinate ``d`` reaches: (first k_i, its output coordinate o,
     count). They are ``k_i = first + i·stride`` with output ``o - i`` for i < count, k_i ascending: the
-    k_i < k with ``d + pad - k_i`` a non-negative multiple of the stride whose quotient is < size_out."""
+    k_i < k with ``d + pad - k_i`` a non-negative multiple of the stride whose quotient is < size_out.
+    ``slog``: log2 of the stride, -1 if it is not a power of two (then it divides)."""
     top = d + pad  # d + pad - k_i for k_i = 0
     if top < 0:
         return 0, 0, 0
@@ -268,6 +271,9 @@ def _taps(d: int, k: int, pad: int, stride: int, size_out: int) -> tuple[int, in
     hi = top if top < k else k - 1
     if stride == 1:
         return lo, top - lo, hi - lo + 1 if hi >= lo else 0
+    if slog >= 0:  # top >= lo >= 0: masks and shifts are the remainder and the quotient
+        k0 = lo + ((top - lo) & (stride - 1))
+        return (k0, (top - k0) >> slog, ((hi - k0) >> slog) + 1) if k0 <= hi else (0, 0, 0)
     k0 = lo + (top - lo) % stride
     if k0 > hi:
         return 0, 0, 0
@@ -349,8 +355,8 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     k = P[L, K_]
     sx = P[L, SX]
     sy = P[L, SY]
-    kx0, xo0, nkx = _taps(x, k, P[L, PX], sx, P[L, WOUT])
-    ky0, yo0, nky = _taps(y, k, P[L, PY], sy, P[L, HOUT])
+    kx0, xo0, nkx = _taps(x, k, P[L, PX], sx, P[L, SXL], P[L, WOUT])
+    ky0, yo0, nky = _taps(y, k, P[L, PY], sy, P[L, SYL], P[L, HOUT])
     wk.cnt[C_INPUTS, L] += 1
     nk2 = nkx * nky
     if P[L, FAST] == 0 or nk2 > MAX_MASK_TAPS or wk.err[REDO_TAPWISE] != 0:
