@@ -207,16 +207,17 @@ def _row_fast(
     k32 = np.int32(keep)
     fmin = F
     fmax = -1
-    for j in range(n):
-        uj = np.uint64(j)
-        v = S[usb + uj]
-        if v >= t32:
-            S[usb + uj] = (v - t32) * k32
-            seg = j // F
-            f = j - seg * F
-            mask[f] |= np.uint64(1) << np.uint64(bit - seg)
-            fmin = f if f < fmin else fmin
-            fmax = f if f > fmax else fmax
+    j = usb
+    for seg in range(n // F):  # (no division per element)
+        ubit = np.uint64(1) << np.uint64(bit - seg)
+        for f in range(F):
+            v = S[j]
+            if v >= t32:
+                S[j] = (v - t32) * k32
+                mask[f] |= ubit
+                fmin = f if f < fmin else fmin
+                fmax = f if f > fmax else fmax
+            j += np.uint64(1)
     return fmin, fmax, lo, hi
 
 
