@@ -3,20 +3,29 @@
 Data layout (prepared by :mod:`deploy.sim.simulator`), in two named tuples:
 
 - :class:`Net`, read-only: the per-core parameter table ``P[9, N_PARAM]``, the option flags ``opt``, weights
-  (flat int32, per core ``[c][kx][ky][f]``, f contiguous, offset ``P[L, WOFF]``), biases, non-zero weight
-  counts per ``(c, kx, ky)`` (for ``process_zero_weights=False``) and the destinations;
+  (flat int32, per core the kernel rotated by 180°: ``[c][k-1-kx][k-1-ky][f]``, f contiguous, offset
+  ``P[L, WOFF]``), biases, non-zero weight counts per tap (same order; for ``process_zero_weights=False``)
+  and the destinations;
 - :class:`Work`, written by the kernel: states (flat int32, per core ``[x][y][f]``, offset ``P[L, SOFF]``),
   decimator counters, readout counts, counters, the error record and scratch buffers.
 
-The row loop runs over the output features f of one (kx, ky) tap, contiguous in both weights and states,
-so it vectorises. It records each firing neuron as bit ``ix·nky + iy`` of ``mask[f]``; the project's
-emission order (f outermost, then kx, then ky) is then read off the masks in one pass over f, with no
-sort and no per-tap flag scan. This is exact because routing is acyclic (checked before the kernel runs):
-the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
+Fast path (default options, ``P[L, FAST]``): an event's taps on each axis are a range (:func:`_taps`). A row
+is the F features of one tap, contiguous in weights and states; with stride 1 in y the taps of one kx touch
+consecutive y_out, and thanks to the rotated kernel consecutive weight rows, so they form one fused row of
+``nky·F`` synapses. Rows run in ascending memory order (LLVM's runtime overlap checks then admit the
+vectorised loop), in int32 (a sum that wraps is out of the 16-bit range too, so it is caught as an
+overflow). Each neuron is touched once per event, so the row order changes no state; an overflow error
+does depend on it (the reference stops at the first overflowing tap), so on an overflow the kernel returns
+``ERR_REDO`` and the caller repeats the call from its snapshot on the generic path, which reports it as the
+reference does. The row loop is branch-free; only a row whose largest sum reaches the threshold gets a
+second pass that resets the firing neurons and records each as bit ``ix·nky + iy`` of ``mask[f]``; the
+project's emission order (f outermost, then kx, then ky) is then read off the masks in one pass over the
+features that fired, with no sort. This is exact because routing is acyclic (checked before the kernel
+runs): the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
 decimator counter change between L's neuron updates, and computing all of one event's updates before
 emitting its spikes gives the reference's results. The rarely used options (no clamping, skipped zero
-weights, wrap/saturate, result checks, kernels with more than 64 taps) take a generic path that records
-sort keys instead.
+weights, wrap/saturate, result checks, ``threshold_low >= threshold_high``, kernels with more than 64 taps)
+take the generic path, one tap at a time in the reference's order, recording sort keys instead.
 
 Cold start: each compiled function has one explicit signature and is compiled once, eagerly, into numba's
 on-disk cache (``cache=True``) when this module is first imported on a fresh cache (a few seconds;
@@ -188,8 +197,8 @@ def _row_fast(
     exactly when its sum did (it was then stored unchanged), which gives the result of
     ``fire ? (v - thr)·keep : max(v, thrlo)``.
     """
-    lo = np.int32(0)
-    hi = np.int32(0)
+    lo: Any = np.int32(0)
+    hi: Any = np.int32(0)
     t32 = np.int32(thr)
     lo32 = np.int32(thrlo)
     # Unsigned indices: numba then emits no negative-index wrap-around, so LLVM vectorises the loop
@@ -207,17 +216,17 @@ def _row_fast(
     k32 = np.int32(keep)
     fmin = F
     fmax = -1
-    j = usb
+    at: Any = usb
     for seg in range(n // F):  # (no division per element)
         ubit = np.uint64(1) << np.uint64(bit - seg)
         for f in range(F):
-            v = S[j]
+            v = S[at]
             if v >= t32:
-                S[j] = (v - t32) * k32
+                S[at] = (v - t32) * k32
                 mask[f] |= ubit
                 fmin = f if f < fmin else fmin
                 fmax = f if f > fmax else fmax
-            j += np.uint64(1)
+            at += np.uint64(1)
     return fmin, fmax, lo, hi
 
 

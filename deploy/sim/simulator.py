@@ -247,9 +247,10 @@ class _Run:
         cc = self.cc
         ev = as_events(events)
         if cc.options.validate:
-            validate_events(ev, cc.config, cc.dvs_size)
+            validate_events(ev, cc.config, cc.dvs_size)  # (includes what check_targets checks)
+        else:
+            check_targets(ev, cc.config, cc.used)
         rows = _rows(ev)
-        check_targets(ev, cc.config, cc.used)
         preprocess_dvs(rows, cc.config.dvs_layer, cc.options.dvs_merged_polarity)
         last = int(rows[-1, 0]) if len(rows) else -1
         horizon = last if end_time_us is None else max(last, end_time_us)
