@@ -389,23 +389,24 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     n = nky * F if sy == 1 else F
     ffrom = F  # features ffrom..fto have firing neurons
     fto = -1
-    for ixr in range(nkx):
-        ix = nkx - 1 - ixr
-        xo = xo0 - ix
-        kx = kx0 + ix * sx
-        for r in range(nrow):
-            iy = nky - 1 - r
-            fmin, fmax, lo, hi = _row_fast(
-                S, W, soff + (xo * Hout + yo0 - iy) * F, woff + _tap(c, kx, ky0 + iy * sy, k) * F, n, F,
-                thr, thrlo, keep, mask, ix * nky + iy,
-            )  # fmt: skip
-            if lo < -32768 or hi > 32767:
-                for f in range(F):
-                    mask[f] = 0
-                wk.err[0] = ERR_REDO
-                return 0
-            ffrom = fmin if fmin < ffrom else ffrom
-            fto = fmax if fmax > fto else fto
+    ix = nkx - 1
+    iy = nky - 1
+    for _ in range(nkx * nrow):  # one flat loop over the rows (a nest makes LLVM hoist costly checks)
+        sb = soff + ((xo0 - ix) * Hout + yo0 - iy) * F
+        wb = woff + _tap(c, kx0 + ix * sx, ky0 + iy * sy, k) * F
+        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + iy)
+        if lo < -32768 or hi > 32767:
+            for f in range(F):
+                mask[f] = 0
+            wk.err[0] = ERR_REDO
+            return 0
+        ffrom = fmin if fmin < ffrom else ffrom
+        fto = fmax if fmax > fto else fto
+        if iy == nky - nrow:  # last row of this kx
+            iy = nky - 1
+            ix -= 1
+        else:
+            iy -= 1
     wk.cnt[C_SYNOPS, L] += nk2 * F
     nsp = 0
     if fto >= 0:
