@@ -3,20 +3,29 @@
 Data layout (prepared by :mod:`deploy.sim.simulator`), in two named tuples:
 
 - :class:`Net`, read-only: the per-core parameter table ``P[9, N_PARAM]``, the option flags ``opt``, weights
-  (flat int32, per core ``[c][kx][ky][f]``, f contiguous, offset ``P[L, WOFF]``), biases, non-zero weight
-  counts per ``(c, kx, ky)`` (for ``process_zero_weights=False``) and the destinations;
+  (flat int32, per core the kernel rotated by 180°: ``[c][k-1-kx][k-1-ky][f]``, f contiguous, offset
+  ``P[L, WOFF]``), biases, non-zero weight counts per tap (same order; for ``process_zero_weights=False``)
+  and the destinations;
 - :class:`Work`, written by the kernel: states (flat int32, per core ``[x][y][f]``, offset ``P[L, SOFF]``),
   decimator counters, readout counts, counters, the error record and scratch buffers.
 
-The row loop runs over the output features f of one (kx, ky) tap, contiguous in both weights and states,
-so it vectorises. It records each firing neuron as bit ``ix·nky + iy`` of ``mask[f]``; the project's
-emission order (f outermost, then kx, then ky) is then read off the masks in one pass over f, with no
-sort and no per-tap flag scan. This is exact because routing is acyclic (checked before the kernel runs):
-the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
+Fast path (default options, ``P[L, FAST]``): an event's taps on each axis are a range (:func:`_taps`). A row
+is the F features of one tap, contiguous in weights and states; with stride 1 in y the taps of one kx touch
+consecutive y_out, and thanks to the rotated kernel consecutive weight rows, so they form one fused row of
+``nky·F`` synapses. Rows run in ascending memory order (LLVM's runtime overlap checks then admit the
+vectorised loop), in int32 (a sum that wraps is out of the 16-bit range too, so it is caught as an
+overflow). Each neuron is touched once per event, so the row order changes no state; an overflow error
+does depend on it (the reference stops at the first overflowing tap), so on an overflow the kernel returns
+``ERR_REDO`` and the caller repeats the call from its snapshot on the generic path, which reports it as the
+reference does. The row loop is branch-free; only a row whose largest sum reaches the threshold gets a
+second pass that resets the firing neurons and records each as bit ``ix·nky + iy`` of ``mask[f]``; the
+project's emission order (f outermost, then kx, then ky) is then read off the masks in one pass over the
+features that fired, with no sort. This is exact because routing is acyclic (checked before the kernel
+runs): the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
 decimator counter change between L's neuron updates, and computing all of one event's updates before
 emitting its spikes gives the reference's results. The rarely used options (no clamping, skipped zero
-weights, wrap/saturate, result checks, kernels with more than 64 taps) take a generic path that records
-sort keys instead.
+weights, wrap/saturate, result checks, ``threshold_low >= threshold_high``, kernels with more than 64 taps)
+take the generic path, one tap at a time in the reference's order, recording sort keys instead.
 
 Cold start: each compiled function has one explicit signature and is compiled once, eagerly, into numba's
 on-disk cache (``cache=True``) when this module is first imported on a fresh cache (a few seconds;
@@ -46,7 +55,9 @@ from deploy.sim.layout import (
     ERR_NONE,
     ERR_OVERFLOW,
     ERR_RANGE,
+    ERR_REDO,
     F_,
+    FAST,
     HIN,
     HOUT,
     K_,
@@ -71,6 +82,7 @@ from deploy.sim.layout import (
     PACK_X,
     PX,
     PY,
+    REDO_TAPWISE,
     RTZ,
     SCOFF,
     SOFF,
@@ -103,8 +115,7 @@ NET_TYPE = nt.NamedTuple(
 WORK_TYPE = nt.NamedTuple(
     [_array(np.int32, 1), _array(np.int64, 1), _array(np.int64, 1), _array(np.int64, 2)]
     + [_array(np.int64, 1)] * 3
-    + [_array(np.uint64, 1), _array(np.bool_, 1)]
-    + [_array(np.int64, 2)] * 3,
+    + [_array(np.uint64, 1), _array(np.bool_, 1), _array(np.int64, 2)],
     Work,
 )
 _I = nt.int64
@@ -170,35 +181,53 @@ def _sort(a: Any, start: int, n: int) -> None:
 
 @nb.njit(**_INLINE)
 def _row_fast(
-    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
-) -> tuple[int, int, int]:
-    """One (kx, ky) tap for all F features with the default options; branch-free so it vectorises.
+    S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
+) -> tuple[int, int, int, int]:
+    """``n`` synapses with the default options: ``S[sb + j] += W[wb + j]``, then threshold and clamp.
 
-    A firing feature f gets bit number ``bit`` set in ``mask[f]``. Returns (any neuron fired, min sum,
-    max sum) — the sums are checked for 16-bit overflow by the caller.
+    The range is one (kx, ky) tap for all F features, or ``n / F`` taps of consecutive ky fused into one
+    range (stride 1, ky descending). Element j is feature ``j % F`` of segment ``j // F``; a firing one
+    sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (lowest and highest firing feature, or F and -1,
+    min sum, max sum); the caller checks the sums for 16-bit overflow.
+
+    The first loop is branch-free, call-free and int32 (exact: the states stay within 16 bits plus one
+    weight, far from the int32 limits), so it vectorises with the widest registers: it stores
+    ``max(v, thrlo)`` and finds the largest sum. Only if that reaches the threshold does a second loop
+    reset the firing neurons: with ``thrlo < thr`` (checked by the caller) a stored value reaches ``thr``
+    exactly when its sum did (it was then stored unchanged), which gives the result of
+    ``fire ? (v - thr)·keep : max(v, thrlo)``.
     """
-    anyf: Any = 0
-    lo: Any = 0
-    hi: Any = 0
+    lo: Any = np.int32(0)
+    hi: Any = np.int32(0)
+    t32 = np.int32(thr)
+    lo32 = np.int32(thrlo)
     # Unsigned indices: numba then emits no negative-index wrap-around, so LLVM vectorises the loop
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
     uwb = np.uint64(wb)
-    ubit = np.uint64(1) << np.uint64(bit)
-    zero = np.uint64(0)
-    t32 = np.int32(thr)
-    lo32 = np.int32(thrlo)
+    for j in range(n):
+        uj = np.uint64(j)
+        v = np.int32(S[usb + uj] + W[uwb + uj])
+        lo = v if v < lo else lo
+        hi = v if v > hi else hi
+        S[usb + uj] = v if v > lo32 else lo32
+    if hi < t32:
+        return F, -1, lo, hi
     k32 = np.int32(keep)
-    for f in range(F):
-        uf = np.uint64(f)
-        v = np.int32(S[usb + uf] + W[uwb + uf])
-        lo = min(lo, v)
-        hi = max(hi, v)
-        fire = v >= t32
-        S[usb + uf] = (v - t32) * k32 if fire else max(v, lo32)
-        mask[uf] |= ubit if fire else zero
-        anyf |= fire
-    return anyf, lo, hi
+    fmin = F
+    fmax = -1
+    at: Any = usb
+    for seg in range(n // F):  # (no division per element)
+        ubit = np.uint64(1) << np.uint64(bit - seg)
+        for f in range(F):
+            v = S[at]
+            if v >= t32:
+                S[at] = (v - t32) * k32
+                mask[f] |= ubit
+                fmin = f if f < fmin else fmin
+                fmax = f if f > fmax else fmax
+            at += np.uint64(1)
+    return fmin, fmax, lo, hi
 
 
 @nb.njit(**_INLINE)
@@ -237,46 +266,52 @@ def _row_generic(
     return anyf, lo, hi
 
 
-@nb.njit(_I(_I, _I, _I, _I, _I, _I, _array(np.int64, 2)), **_JIT)
-def _valid_taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int, lst: Any) -> int:
-    """The taps (k_i, o) of one axis that input coordinate ``d`` reaches, k_i ascending, into ``lst``;
-    returns their number (``slog``: log2 of the stride, -1 if it is not a power of two)."""
-    n = 0
-    for ki in range(k):
-        nd = d + pad - ki
-        if nd < 0:
-            break  # nd decreases with ki; a negative nd gives o < 0
-        if stride == 1:
-            o = nd
-        elif slog >= 0:
-            if nd & (stride - 1):
-                continue
-            o = nd >> slog
-        else:
-            if nd % stride != 0:
-                continue
-            o = nd // stride
-        if o < size_out:
-            lst[n, 0] = ki
-            lst[n, 1] = o
-            n += 1
-    return n
+@nb.njit(**_INLINE)
+def _taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int) -> tuple[int, int, int]:
+    """The taps of one axis that input coordinate ``d`` reaches: (first k_i, its output coordinate o,
+    count). They are ``k_i = first + i·stride`` with output ``o - i`` for i < count, k_i ascending: the
+    k_i < k with ``d + pad - k_i`` a non-negative multiple of the stride whose quotient is < size_out.
+    ``slog``: log2 of the stride, -1 if it is not a power of two (then it divides)."""
+    top = d + pad  # d + pad - k_i for k_i = 0
+    if top < 0:
+        return 0, 0, 0
+    # Conditional expressions, not min/max: numba compiles those builtins to calls here.
+    lo = top - stride * size_out + 1
+    lo = lo if lo > 0 else 0
+    hi = top if top < k else k - 1
+    if stride == 1:
+        return lo, top - lo, hi - lo + 1 if hi >= lo else 0
+    if slog >= 0:  # top >= lo >= 0: masks and shifts are the remainder and the quotient
+        k0 = lo + ((top - lo) & (stride - 1))
+        return (k0, (top - k0) >> slog, ((hi - k0) >> slog) + 1) if k0 <= hi else (0, 0, 0)
+    k0 = lo + (top - lo) % stride
+    if k0 > hi:
+        return 0, 0, 0
+    return k0, (top - k0) // stride, (hi - k0) // stride + 1
 
 
-@nb.njit(_I(_I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
-def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any, wk: Any) -> int:
-    """:func:`_compute_event` for every option (§12 ``synop``), taps already in ``wk.xol``/``wk.yol``.
+@nb.njit(**_INLINE)
+def _tap(c: int, kx: int, ky: int, k: int) -> int:
+    """Row index of tap (c, kx, ky) in a core's weights, stored ``[c][k-1-kx][k-1-ky][f]`` (module doc)."""
+    return (c * k + k - 1 - kx) * k + k - 1 - ky
+
+
+@nb.njit(_I(_I, _I, _I, _I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
+def _compute_event_generic(
+    L: int, c: int, t: int, kx0: int, xo0: int, nkx: int, ky0: int, yo0: int, nky: int, net: Any, wk: Any
+) -> int:
+    """:func:`_compute_event` for every option (§12 ``synop``), one tap at a time (taps from :func:`_taps`).
 
     Firing neurons get the sort key ``f·nkx·nky + ix·nky + iy``; the keys are sorted before emission.
     """
     P = net.P
     opt = net.opt
     S = wk.S
-    xol = wk.xol
-    yol = wk.yol
     scratch = wk.scratch
     F = P[L, F_]
     k = P[L, K_]
+    sx = P[L, SX]
+    sy = P[L, SY]
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
@@ -293,10 +328,10 @@ def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any,
     fl = wk.fl
     synops = 0
     for ix in range(nkx):
-        xo = xol[ix, 1]
+        xo = xo0 - ix
         for iy in range(nky):
-            yo = yol[iy, 1]
-            tap = (c * k + xol[ix, 0]) * k + yol[iy, 0]
+            yo = yo0 - iy
+            tap = _tap(c, kx0 + ix * sx, ky0 + iy * sy, k)
             wb = woff + tap * F
             sb = soff + (xo * Hout + yo) * F
             synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
@@ -323,63 +358,73 @@ def _compute_event_generic(L: int, c: int, t: int, nkx: int, nky: int, net: Any,
 def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) -> int:
     """Apply one input event to core L; write its firing neurons, in emission order, to L's scratch."""
     P = net.P
-    opt = net.opt
     S = wk.S
-    xol = wk.xol
-    yol = wk.yol
+    W = net.W
     scratch = wk.scratch
     F = P[L, F_]
     k = P[L, K_]
-    nkx = _valid_taps(x, k, P[L, PX], P[L, SX], P[L, SXL], P[L, WOUT], xol)
-    nky = _valid_taps(y, k, P[L, PY], P[L, SY], P[L, SYL], P[L, HOUT], yol)
+    sx = P[L, SX]
+    sy = P[L, SY]
+    kx0, xo0, nkx = _taps(x, k, P[L, PX], sx, P[L, SXL], P[L, WOUT])
+    ky0, yo0, nky = _taps(y, k, P[L, PY], sy, P[L, SYL], P[L, HOUT])
     wk.cnt[C_INPUTS, L] += 1
+    nk2 = nkx * nky
+    if P[L, FAST] == 0 or nk2 > MAX_MASK_TAPS or wk.err[REDO_TAPWISE] != 0:
+        return _compute_event_generic(L, c, t, kx0, xo0, nkx, ky0, yo0, nky, net, wk)
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
-    rtz = P[L, RTZ]
-    clamp = opt[O_CLAMP]
-    skipzero = opt[O_SKIPZERO]
-    ovf = opt[O_OVF]
-    check_sum = opt[O_CHECK] == CHECK_SUM
     woff = P[L, WOFF]
     soff = P[L, SOFF]
     sc = P[L, SCOFF]
-    nk2 = nkx * nky
-    nsp = 0
-    if check_sum and ovf == OVF_ERROR and clamp != 0 and skipzero == 0 and nk2 <= MAX_MASK_TAPS:
-        mask = wk.mask
-        keep = 0 if rtz else 1
-        fired = 0
-        for ix in range(nkx):
-            xo = xol[ix, 1]
-            for iy in range(nky):
-                wb = woff + ((c * k + xol[ix, 0]) * k + yol[iy, 0]) * F
-                sb = soff + (xo * Hout + yol[iy, 1]) * F
-                anyf, lo, hi = _row_fast(S, net.W, sb, wb, F, thr, thrlo, keep, mask, ix * nky + iy)
-                if lo < -32768 or hi > 32767:
-                    # The feature is not tracked in the vectorised loop; f = -1 means "one of this tap's".
-                    for f in range(F):
-                        mask[f] = 0
-                    _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yol[iy, 1], t, hi if hi > 32767 else lo)
-                    return 0
-                fired |= anyf
-        wk.cnt[C_SYNOPS, L] += nk2 * F
-        if fired:
+    mask = wk.mask
+    keep = 0 if P[L, RTZ] else 1
+    # Rows in ascending memory order (x_out, then y_out ascending; the kernel is stored rotated), so LLVM's
+    # runtime checks let the row loop run vectorised. With stride 1 in y, the nky taps of one kx touch
+    # consecutive y_out and consecutive weight rows: one fused row. Each neuron is touched once per event,
+    # so the order of the rows changes no state; only an overflow error depends on it (the reference stops
+    # at the first overflowing tap), so an overflow asks the caller to redo the call in the reference's
+    # tap order (ERR_REDO; the generic path then runs and stops at the same tap).
+    nrow = 1 if sy == 1 else nky
+    n = nky * F if sy == 1 else F
+    ffrom = F  # features ffrom..fto have firing neurons
+    fto = -1
+    ix = nkx - 1
+    iy = nky - 1
+    for _ in range(nkx * nrow):  # one flat loop over the rows (a nest makes LLVM hoist costly checks)
+        sb = soff + ((xo0 - ix) * Hout + yo0 - iy) * F
+        wb = woff + _tap(c, kx0 + ix * sx, ky0 + iy * sy, k) * F
+        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + iy)
+        if lo < -32768 or hi > 32767:
             for f in range(F):
-                m = mask[f]
-                if m == 0:
-                    continue
                 mask[f] = 0
-                b = np.uint64(0)
-                for ix in range(nkx):
-                    for iy in range(nky):
-                        if (m >> b) & np.uint64(1):
-                            scratch[sc + nsp] = (f << PACK_F) | (xol[ix, 1] << PACK_X) | yol[iy, 1]
-                            nsp += 1
-                        b += np.uint64(1)
+            wk.err[0] = ERR_REDO
+            return 0
+        ffrom = fmin if fmin < ffrom else ffrom
+        fto = fmax if fmax > fto else fto
+        if iy == nky - nrow:  # last row of this kx
+            iy = nky - 1
+            ix -= 1
+        else:
+            iy -= 1
+    wk.cnt[C_SYNOPS, L] += nk2 * F
+    nsp = 0
+    if fto >= 0:
+        for f in range(ffrom, fto + 1):
+            m = mask[f]
+            if m == 0:
+                continue
+            mask[f] = 0
+            b = np.uint64(0)
+            for ix in range(nkx):
+                xo = (xo0 - ix) << PACK_X
+                for iy in range(nky):
+                    if (m >> b) & np.uint64(1):
+                        scratch[sc + nsp] = (f << PACK_F) | xo | (yo0 - iy)
+                        nsp += 1
+                    b += np.uint64(1)
         wk.cnt[C_GEN, L] += nsp
-        return nsp
-    return _compute_event_generic(L, c, t, nkx, nky, net, wk)
+    return nsp
 
 
 @nb.njit(_I(_I, _I, NET_TYPE, WORK_TYPE), **_JIT)
@@ -551,29 +596,41 @@ def run_kernel(
                 if mon != 0 or trace:
                     nout = _append(out, nout, t, L, fr[i, 5], fr[i, 6], fr[i, 7], mon)
                 phase = 1
-            if phase > N_DESTINATIONS:  # every destination slot done
+            while phase <= N_DESTINATIONS and dest[L, phase - 1, 0] == 0:
+                phase += 1
+            if phase > N_DESTINATIONS:  # no (further) enabled slot: the spike is done
                 fr[i, 3] += 1
                 fr[i, 4] = 0
                 continue
             s = phase - 1
-            fr[i, 4] = phase + 1
-            if dest[L, s, 0] == 0:
-                continue
+            sf = fr[i, 5]
+            sx = fr[i, 6]
+            sy = fr[i, 7]
+            nxt = phase + 1
+            while nxt <= N_DESTINATIONS and dest[L, nxt - 1, 0] == 0:
+                nxt += 1
+            if nxt <= N_DESTINATIONS:
+                fr[i, 4] = nxt
+            else:  # the spike's last enabled slot: the spike is done, and so is the frame after its last
+                fr[i, 3] += 1
+                fr[i, 4] = 0
+                if fr[i, 3] >= fr[i, 2]:
+                    sp -= 1  # (a frame pushed by this slot's event reuses the row)
             D = dest[L, s, 1]
             p = dest[L, s, 2]
-            nf = fr[i, 5] + dest[L, s, 3]
+            nf = sf + dest[L, s, 3]
             if p == 1:
-                nx = fr[i, 6]
-                ny = fr[i, 7]
+                nx = sx
+                ny = sy
             elif p == 2:
-                nx = fr[i, 6] >> 1
-                ny = fr[i, 7] >> 1
+                nx = sx >> 1
+                ny = sy >> 1
             elif p == 4:
-                nx = fr[i, 6] >> 2
-                ny = fr[i, 7] >> 2
+                nx = sx >> 2
+                ny = sy >> 2
             else:
-                nx = fr[i, 6] // p
-                ny = fr[i, 7] // p
+                nx = sx // p
+                ny = sy // p
             if D == READOUT_LAYER:
                 _readout(nf, opt, wk.readout)
                 continue
@@ -628,17 +685,21 @@ def run_kernel(
             x = ev[e, 3]
             y = ev[e, 4]
             target = 0
-            n_targets = 1
-            if layer < 0:
-                n_targets = 0
-            elif layer == READOUT_LAYER:
+            n_targets = 0
+            if layer == READOUT_LAYER:
                 _readout(f, opt, wk.readout)
-                n_targets = 0
-            elif layer == DVS_LAYER:
+                continue
+            if layer == DVS_LAYER:
                 n_targets = N_DESTINATIONS
                 if opt[O_DVSMON] != 0:
                     nout = _append(out, nout, t, DVS_LAYER, f, x, y, 1)
-            continue
+                continue
+            if layer < 0:
+                continue
+            L = layer  # a core input: computed in this step (its only target)
+            nf = f
+            nx = x
+            ny = y
         if leak:  # noqa: SIM108 - each inlined function keeps a single call site
             nsp = _compute_leak(L, t, net, wk)
         else:

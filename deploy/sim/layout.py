@@ -16,7 +16,8 @@ from hwconfig.config import N_CNN_LAYERS
 F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
 THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED = range(11, 25)
 SXL, SYL = 25, 26  # log2 of the strides (chip strides are powers of two), -1 otherwise
-N_PARAM = 27
+FAST = 27  # 1: the core's events take the kernel's fast path (default options, threshold_low < high)
+N_PARAM = 28
 
 # Option flags opt[N_OPT].
 O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE, O_DVSMON = range(9)
@@ -31,6 +32,10 @@ MAX_MASK_TAPS = 64  # taps per event that fit the uint64 firing masks of the fas
 
 # Error codes in err[0].
 ERR_NONE, ERR_OVERFLOW, ERR_RANGE = 0, 1, 2
+# err[0] = ERR_REDO: a 16-bit overflow on the fast path; the caller restores the call's snapshot, sets
+# err[REDO_TAPWISE] = 1 (generic path: taps one at a time in the reference's order) and repeats the call.
+ERR_REDO = 3
+REDO_TAPWISE = 7
 
 # Counter rows.
 C_SYNOPS, C_GEN, C_EMIT, C_INPUTS, C_DROPPED = range(5)
@@ -39,7 +44,6 @@ N_COUNTERS = 5
 # Frame stack rows (one per core on the depth-first stack, plus the root) and columns.
 N_FRAMES = N_CNN_LAYERS + 2
 N_FRAME_COLS = 8
-MAX_K = 16  # kernel_size limit of the chip (§7.2): rows of the tap lists
 
 
 class Net(NamedTuple):
@@ -47,9 +51,9 @@ class Net(NamedTuple):
 
     P: Any  # int64[9, N_PARAM]
     opt: Any  # int64[N_OPT]
-    W: Any  # int32, per core [c][kx][ky][f]
+    W: Any  # int32, per core [c][k-1-kx][k-1-ky][f] (kernel rotated)
     B: Any  # int32, per core [f]
-    NNZ: Any  # int32, per core [c][kx][ky]: non-zero weights of the tap
+    NNZ: Any  # int32, per core [c][k-1-kx][k-1-ky]: non-zero weights of the tap
     dest: Any  # int64[9, 2, 4]: enable, layer, pooling, feature_shift
     dvs_dest: Any  # int64[2]: the DVS layer's destination cores, -1 if none
 
@@ -61,13 +65,11 @@ class Work(NamedTuple):
     dec: Any  # int64[9] decimator counters
     readout: Any  # int64[N_READOUT_CLASSES]
     cnt: Any  # int64[N_COUNTERS, 9]
-    err: Any  # int64[8]: code, core, f, x, y, t, value
+    err: Any  # int64[8]: code, core, f, x, y, t, value; [REDO_TAPWISE]: no fused rows
     scratch: Any  # int64: per core, its pending event spikes
     lscratch: Any  # int64: per core, its pending leak spikes
     mask: Any  # uint64[max F]: firing taps per feature of the event being computed (fast path)
     fl: Any  # bool[max F]: firing flags of one row (generic path)
-    xol: Any  # int64[MAX_K, 2]: valid (kx, x_out) of the event being computed
-    yol: Any  # int64[MAX_K, 2]: valid (ky, y_out)
     fr: Any  # int64[N_FRAMES, N_FRAME_COLS]: the depth-first frame stack
 
 
@@ -87,7 +89,5 @@ def new_work(
         lscratch=np.zeros(max(1, lscratch_size), np.int64),
         mask=np.zeros(f, np.uint64),
         fl=np.zeros(f, np.bool_),
-        xol=np.zeros((MAX_K, 2), np.int64),
-        yol=np.zeros((MAX_K, 2), np.int64),
         fr=np.zeros((N_FRAMES, N_FRAME_COLS), np.int64),
     )

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from deploy.errors import SimulationError
 from deploy.sim import layout as K
-from deploy.sim.events import Events, as_events, make_events, to_rows, validate_events
+from deploy.sim.events import EVENT_DTYPE, Events, as_events, make_events, validate_events
 from deploy.sim.layout import Net, Work, new_work
 from deploy.sim.options import SimOptions
 from deploy.sim.result import (
@@ -90,6 +90,12 @@ def compile_config(
     n_parts: list[npt.NDArray[np.int32]] = []
     woff = soff = boff = noff = sc = lsc = 0
     dest = np.zeros((N_CNN_LAYERS, 2, 4), np.int64)
+    fast = (
+        options.overflow == "error"
+        and options.overflow_check == "sum"
+        and options.clamp_on_synapse
+        and options.process_zero_weights
+    )
     for L, layer in enumerate(config.cnn_layers):
         d = layer.dimensions
         F, C, k = d.output_shape.feature_count, d.input_shape.feature_count, d.kernel_size
@@ -113,11 +119,14 @@ def compile_config(
             P[L, K.DECN] = n
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
+        P[L, K.FAST] = fast and layer.threshold_low < layer.threshold_high
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
             continue
-        wk = np.ascontiguousarray(layer.weights.astype(np.int32).transpose(1, 2, 3, 0))  # [c][kx][ky][f]
+        # [c][k-1-kx][k-1-ky][f]: the kernel rotated, so that the kernel's rows run in ascending memory
+        # order and a stride-1 event's taps of one kx are one contiguous range (see deploy.sim.kernel).
+        wk = np.ascontiguousarray(layer.weights.astype(np.int32).transpose(1, 2, 3, 0)[:, ::-1, ::-1])
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
@@ -169,6 +178,15 @@ def compile_config(
         dvs_size=spec.dvs_size,
         **arrays,
     )
+
+
+def _rows(ev: Events) -> npt.NDArray[np.int64]:
+    """``ev`` (``EVENT_DTYPE``) as N×5 int64 rows, as :func:`deploy.sim.events.to_rows` but copied column by
+    column into one array (10× faster than stacking converted columns)."""
+    rows = np.empty((len(ev), 5), np.int64)
+    for i, name in enumerate(EVENT_DTYPE.names or ()):
+        rows[:, i] = ev[name]
+    return rows
 
 
 def _grow(out: npt.NDArray[np.int64], n: int, size: int) -> npt.NDArray[np.int64]:
@@ -229,9 +247,10 @@ class _Run:
         cc = self.cc
         ev = as_events(events)
         if cc.options.validate:
-            validate_events(ev, cc.config, cc.dvs_size)
-        rows = to_rows(ev)
-        check_targets(ev, cc.config, cc.used)
+            validate_events(ev, cc.config, cc.dvs_size)  # (includes what check_targets checks)
+        else:
+            check_targets(ev, cc.config, cc.used)
+        rows = _rows(ev)
         preprocess_dvs(rows, cc.config.dvs_layer, cc.options.dvs_merged_polarity)
         last = int(rows[-1, 0]) if len(rows) else -1
         horizon = last if end_time_us is None else max(last, end_time_us)
@@ -289,6 +308,12 @@ class _Run:
             n_new, t_new, e_new = kernels.run_kernel(
                 rows, ticks, int(following is not None), net, wk, out, e, ti, nout
             )
+            if wk.err[0] == K.ERR_REDO:
+                # A 16-bit overflow inside a fused row: redo the call tap by tap, which reports it exactly.
+                wk.S[:], wk.dec[:], wk.cnt[:], wk.readout[:] = snapshot
+                wk.err[:] = 0
+                wk.err[K.REDO_TAPWISE] = 1
+                continue
             if wk.err[0] == K.ERR_NONE and n_new > len(out):
                 # One event's cascade overflowed the buffer: undo this call and redo it with more room.
                 wk.S[:], wk.dec[:], wk.cnt[:], wk.readout[:] = snapshot
