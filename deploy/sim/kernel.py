@@ -232,10 +232,13 @@ def _row_fast(
 
 @nb.njit(**_INLINE)
 def _row_generic(
-    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, rtz: int, clamp: int, skipzero: int,
-    ovf: int, check_sum: int, fl: Any,
+    S: Any, W: Any, sb: int, wb: int, F: int, thr: int, thrlo: int, mode: tuple[int, ...], fl: Any
 ) -> tuple[int, int, int]:  # fmt: skip
-    """One (kx, ky) tap for all F features, every option honoured (§12 ``synop``); flags in ``fl``."""
+    """One (kx, ky) tap for all F features, every option honoured (§12 ``synop``); flags in ``fl``.
+
+    ``mode`` is the core's options ``(rtz, clamp, skipzero, ovf, check_sum)``.
+    """
+    rtz, clamp, skipzero, ovf, check_sum = mode
     anyf = 0
     lo = 0
     hi = 0
@@ -327,6 +330,7 @@ def _compute_event_generic(
     nsp = 0
     fl = wk.fl
     synops = 0
+    mode = (rtz, clamp, skipzero, ovf, check_sum)
     for ix in range(nkx):
         xo = xo0 - ix
         for iy in range(nky):
@@ -335,9 +339,7 @@ def _compute_event_generic(
             wb = woff + tap * F
             sb = soff + (xo * Hout + yo) * F
             synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
-            anyf, lo, hi = _row_generic(
-                S, net.W, sb, wb, F, thr, thrlo, rtz, clamp, skipzero, ovf, check_sum, fl
-            )
+            anyf, lo, hi = _row_generic(S, net.W, sb, wb, F, thr, thrlo, mode, fl)
             if ovf == OVF_ERROR and (lo < -32768 or hi > 32767):
                 _set_error(wk.err, ERR_OVERFLOW, L, -1, xo, yo, t, hi if hi > 32767 else lo)
                 return 0
