@@ -1,22 +1,32 @@
 """Imported once by every validation worker process (fork server, dask workers): warm it up.
 
-Importing this module imports torch, numba and the simulator, and runs the simulator kernel once on an
-empty configuration, which loads its compiled machine code from numba's cache (≈ 1 s). Worker processes
-forked from the fork server afterwards start with all of it in memory, instead of each paying for it on its
-first sample. Nothing here runs threads, so forking afterwards is safe.
+Importing this module imports torch, numba, the simulator and every module a sample needs, and runs the
+simulator kernel once on an empty configuration, which loads its compiled machine code from numba's cache
+(≈ 1 s). Worker processes forked from the fork server afterwards start with all of it in memory, instead of
+each paying for it on its first sample.
 
-It also fixes glibc's mmap threshold at 32 MiB in these processes (they only run validation tasks), so the
-arrays above 128 KiB every sample allocates (the input raster, the simulator's buffers) stay on the heap
-instead of being mapped and unmapped again. This matters most on dask workers: the nanny starts them with
-``MALLOC_TRIM_THRESHOLD_=65536``, which switches off glibc's dynamic threshold; measured here 0.10–0.11 s
-per digits sample with that variable against 0.07 s with the fixed threshold.
+These processes only run validation tasks, one per core, so torch is set to one intra-op thread here (the
+tasks run with one anyway, :func:`deploy.validation.task.single_torch_thread`) and a small convolution and
+pooling run once, which initialises torch's CPU kernels without starting a thread pool: nothing here runs
+threads, so forking afterwards is safe.
+
+It also fixes glibc's mmap threshold at 32 MiB in these processes, so the arrays above 128 KiB every sample
+allocates (the input raster, the simulator's buffers) stay on the heap instead of being mapped and unmapped
+again. This matters most on dask workers: the nanny starts them with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+switches off glibc's dynamic threshold; measured here 0.10–0.11 s per digits sample with that variable
+against 0.07 s with the fixed threshold.
 """
 
 from __future__ import annotations
 
 import ctypes
 
-import deploy.timestep  # noqa: F401  (torch)
+import torch
+
+import deploy.agreement  # what evaluate_sample imports
+import deploy.sim.events
+import deploy.timestep  # noqa: F401
+import hwconfig.chips  # noqa: F401
 from deploy.sim.events import empty_events
 from deploy.sim.simulator import simulate
 from deploy.validation import task  # noqa: F401  (what the workers run)
@@ -38,5 +48,16 @@ def fix_mmap_threshold() -> bool:
         return False
 
 
+def warm_torch() -> None:
+    """One torch thread in this process, and the views' operations (convolution, pooling) run once."""
+    torch.set_num_threads(1)
+    with torch.no_grad():
+        for dtype in (torch.float32, torch.float64):
+            x, w = torch.zeros((1, 2, 8, 8), dtype=dtype), torch.zeros((2, 2, 3, 3), dtype=dtype)
+            y = torch.nn.functional.conv2d(x, w, torch.zeros(2, dtype=dtype))
+            torch.nn.functional.avg_pool2d(torch.relu(y), 2)
+
+
 fix_mmap_threshold()
+warm_torch()
 simulate(ChipConfig(), empty_events())
