@@ -88,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         results: list[ValidationResult] = []
         for rep in range(args.repeats):
             for label, fn in configs.items():
+                load = os.getloadavg()[0]
                 t, r = seconds(fn)
                 results.append(r)
                 best[label] = min(best.get(label, t), t)
-                print(f"  run {rep + 1}, {label}: {t:.1f} s", file=sys.stderr, flush=True)
+                msg = f"  run {rep + 1}, {label}: {t:.1f} s (load average before {load:.1f})"
+                print(msg, file=sys.stderr, flush=True)
     base = best["1 worker (sequential)"]
     print(f"\nload average after: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs; best of {args.repeats}\n")
     print("| run | wall time (s) | samples/s | speed-up vs 1 worker | 10,000 samples (extrapolated) |")

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from deploy.errors import DeployError
-from deploy.validation.task import SampleItem, SampleOutcome, TaskContext, run_chunk, warm_worker
+from deploy.validation.task import (
+    SampleItem,
+    SampleOutcome,
+    ShippedContext,
+    TaskContext,
+    run_chunk,
+    warm_worker,
+)
 
 EXECUTORS = ("process", "thread", "dask")
 Progress = Callable[[int, int], None]
@@ -49,12 +56,25 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+MAX_CHUNK = 16
+"""Most samples in one chunk (the unit of work shipped to a worker)."""
+
+
 def chunk_items(items: Sequence[SampleItem], workers: int, per_worker: int = 4) -> list[list[SampleItem]]:
-    """Split samples into consecutive chunks, about ``per_worker`` per worker (at most 16 samples each)."""
-    if not items:
-        return []
-    size = max(1, min(16, -(-len(items) // (workers * per_worker))))
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+    """Split samples into consecutive chunks that shrink towards the end (guided scheduling).
+
+    Each chunk holds about ``1 / (workers · per_worker)`` of the samples still left (at most
+    :data:`MAX_CHUNK`, at least one), so the first chunks amortise the per-chunk overhead and the last ones
+    are single samples: every worker stays busy until about one sample's time before the end. The split
+    depends only on the sample count and ``workers``.
+    """
+    chunks: list[list[SampleItem]] = []
+    start = 0
+    while start < len(items):
+        size = max(1, min(MAX_CHUNK, (len(items) - start) // (workers * per_worker)))
+        chunks.append(list(items[start : start + size]))
+        start += size
+    return chunks
 
 
 class Runner:
@@ -84,8 +104,10 @@ class Runner:
                 tick(len(chunk))
         else:
             pool = self._pool
+            # A worker process unpickles each context once (ShippedContext), not once per chunk.
+            contexts: list[Any] = [ShippedContext(c) if self.kind == "process" else c for c, _ in jobs]
             futures = {
-                pool.submit(run_chunk, jobs[j][0], chunk): (j, k) for k, (j, chunk) in enumerate(chunks)
+                pool.submit(run_chunk, contexts[j], chunk): (j, k) for k, (j, chunk) in enumerate(chunks)
             }
             _collect(futures, results, tick)
         return [[o for k in sorted(r) for o in r[k]] for r in results]

@@ -15,9 +15,12 @@ the most spikes; ties go to the lowest index; no output spike at all gives :data
 
 from __future__ import annotations
 
+import pickle
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -199,3 +202,48 @@ def run_chunk(ctx: TaskContext, items: Sequence[SampleItem]) -> list[SampleOutco
     """Evaluate a chunk of samples (the unit shipped to a worker), with one torch thread."""
     with single_torch_thread():
         return [evaluate_sample(ctx, index, data, label) for index, data, label in items]
+
+
+CACHED_CONTEXTS = 8
+"""Task contexts a worker process keeps unpickled (a sweep's jobs run one after the other)."""
+
+_contexts: OrderedDict[str, TaskContext] = OrderedDict()
+
+
+@dataclass(frozen=True, eq=False)
+class ShippedContext:
+    """A :class:`TaskContext` pickled once in the parent and unpickled once per worker process.
+
+    Pickling a ShippedContext writes the context's bytes made at construction (no pickling per chunk);
+    unpickling it in a worker returns the :class:`TaskContext` itself, from a per-process cache keyed by
+    :attr:`key` after the first chunk, so :func:`run_chunk` receives a plain context either way.
+
+    Attributes:
+        context: The context.
+        key: Identifies this context across processes (random, made once).
+        blob: ``pickle.dumps(context)``.
+    """
+
+    context: TaskContext
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    blob: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.blob:
+            object.__setattr__(self, "blob", pickle.dumps(self.context, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bytes]]:
+        return cached_context, (self.key, self.blob)
+
+
+def cached_context(key: str, blob: bytes) -> TaskContext:
+    """The context pickled as ``blob``, unpickled once per process (least recently used ones dropped)."""
+    ctx = _contexts.get(key)
+    if ctx is None:
+        ctx = pickle.loads(blob)
+        _contexts[key] = ctx
+        while len(_contexts) > CACHED_CONTEXTS:
+            _contexts.popitem(last=False)
+    else:
+        _contexts.move_to_end(key)
+    return ctx

@@ -132,3 +132,29 @@ def test_summary_is_plain_json(sequential) -> None:
     assert doc["n_samples"] == N
     assert sum(map(sum, doc["confusion_simulated"])) == N
     assert len(doc["layers"]) == 3
+
+
+def test_chunks_keep_sample_order_and_shrink_to_single_samples() -> None:
+    from deploy.validation.executors import MAX_CHUNK, chunk_items
+
+    items = [(i, None, 0) for i in range(359)]
+    chunks = chunk_items(items, 2)
+    assert [it for c in chunks for it in c] == items
+    sizes = [len(c) for c in chunks]
+    assert sizes[0] == MAX_CHUNK and sizes == sorted(sizes, reverse=True)
+    assert sizes[-8:] == [1] * 8  # the last round leaves no worker waiting for another's long chunk
+    assert chunk_items(items[:3], 4) == [[it] for it in items[:3]] and chunk_items([], 2) == []
+
+
+def test_a_shipped_context_is_unpickled_once_per_process() -> None:
+    import pickle
+
+    from deploy.validation import prepare
+    from deploy.validation.task import ShippedContext, TaskContext
+
+    shipped = ShippedContext(prepare(MODEL, input_shape=(2, 34, 34)).context)
+    first, again = (pickle.loads(pickle.dumps(shipped)) for _ in range(2))
+    assert isinstance(first, TaskContext) and first is again and first is not shipped.context
+    assert first.qgraph.layers[0].weight.tolist() == shipped.context.qgraph.layers[0].weight.tolist()
+    other = pickle.loads(pickle.dumps(ShippedContext(shipped.context)))
+    assert other is not first
