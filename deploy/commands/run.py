@@ -1,47 +1,20 @@
-"""``deploy-model [run] MODEL --device speck [--dry-run]``: compile, check, place, emit, run, report.
+"""``deploy-model [run] MODEL --device speck [--dry-run]``: compile, run on the target, compare, report.
 
-Stages: load → normalise → quantise → check → place → emit (:func:`deploy.pipeline.compile_model`), then the
-target: a connected board (needs the real samna), or with ``--dry-run`` the bit-accurate simulator. Then the
-agreement check (float ↔ quantised ↔ simulated, :mod:`deploy.agreement`) and the reports.
+This module only parses arguments and prints. The run is :func:`deploy.runner.run_model`: compile
+(:func:`deploy.pipeline.compile_model`; the input shape as every command finds it,
+:func:`deploy.inputs.find_input_shape`), the target (a connected board, or with ``--dry-run`` the bit-accurate
+simulator), the input (:func:`deploy.inputs.resolve_input`: ``--input`` events or raster, explicit Poisson,
+the sample shipped next to the model, else seeded Poisson) and the three views float ↔ quantised ↔ simulated
+(:mod:`deploy.analysis`). :func:`deploy.runner.write_run_outputs` writes the output directory atomically
+(``-o DIR``, a directory unlike ``compile -o FILE``; default ``deploy-out/<model>``, or
+``deploy-out/<model>-board`` for a board run; replaced only with ``--force`` and only if the tool wrote it).
 
-The input shape is found as by every command (:func:`deploy.inputs.find_input_shape`): ``--input-shape``,
-else the ``INPUT_SHAPE`` a bundled model's package declares (``models/<name>/__init__.py``, read without
-importing), a DVS layer, the NIR input node, an ``input_shape`` stored with the model, or the sample input.
-Biases become leak on the chip and only act with a slow clock (``--slow-clock-hz``, SPECK_SEMANTICS §2.4).
-
-Input events, first match wins:
-
-1. ``--input FILE`` (``.npy``/``.npz``): tonic-style events (fields ``x, y, t, p``, polarity ``{0, 1}``,
-   ``{-1, 1}`` or bool; fed to the entry core(s), or to the DVS layer for models with a DVS input), a dense
-   raster ``(T, C, H, W)`` of counts per ``--dt-ms`` bin, chip events (``EVENT_DTYPE``) or N×5 integer rows
-   ``[timestamp_us, layer, feature, x, y]``; an ``.npz`` uses its ``events`` array and an optional ``label``
-   (or ``labels[0]``);
-2. ``--poisson-rate``/``--duration-ms`` given explicitly: Poisson events (below);
-3. ``sample_input.npz`` next to the model file (shipped with the bundled models);
-4. Poisson events: every input pixel and channel fires independently at ``--poisson-rate`` Hz (default
-   50 Hz) for ``--duration-ms`` (default 100 ms), seeded with ``--seed`` (default 0).
-
-An ``.npz`` that also holds ``sample_events``, ``offsets`` and ``labels`` (the bundled models'
-``sample_input.npz``) adds a multi-sample class check: every sample is classified by the float, quantised and
-simulated views, with accuracies and pairwise agreement in the report.
-
-Output directory (``-o DIR``, a directory, unlike ``compile -o FILE``; default ``deploy-out/<model>`` for a
-dry run and ``deploy-out/<model>-board`` for a board run, so the two do not collide, where ``<model>`` is the
-model file's stem, or its folder's name for files called ``model.*``): ``config.json``, ``input_events.npy``,
-``output_events.npy``, ``summary.json``, ``report.md``, ``report.html``. Everything is written into a
-temporary directory beside DIR and renamed into place at the end, so a failed run leaves nothing behind; an
-existing DIR is only replaced with ``--force``.
-
-The terminal shows the report's verdict (:mod:`deploy.report.tables`, as ``report.md``): whether the views
-agree on the output class, the first diverging layer of each pair, the energy split into dynamic and static,
-and the warnings that change results (checker, bandwidth, biases without ``--slow-clock-hz``) without ``-v``.
+The terminal shows the report's verdict (:mod:`deploy.report.tables`, as ``report.md``): class agreement, the
+first diverging layer of each pair, energy split into dynamic and static, and the warnings that change
+results, without ``-v``.
 
 Exit codes: 0 success; 2 a problem with the model, input, output directory or environment (no board, no
 samna); 3 with ``--fail-on-divergence``, the views diverge (a failed gate); 1 a bug.
-
-This module only parses arguments and prints: the run is :func:`deploy.runner.run_model` (input choice in
-:mod:`deploy.inputs`, the three views in :mod:`deploy.analysis`), the files
-:func:`deploy.runner.write_run_outputs`.
 """
 
 from __future__ import annotations

@@ -52,3 +52,8 @@ def test_commands_do_not_import_each_others_private_names() -> None:
                     continue  # shared helper modules (_common, _console) are meant to be imported
                 offenders += [f"{path.name}: {own}.{a.name}" for a in node.names if a.name.startswith("_")]
     assert not offenders
+
+
+def test_the_run_command_stays_a_thin_layer_over_the_library() -> None:
+    lines = (DEPLOY / "commands" / "run.py").read_text(encoding="utf-8").count("\n")
+    assert lines < 300, f"deploy/commands/run.py has {lines} lines: move logic into deploy/runner.py & co."
