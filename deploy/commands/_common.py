@@ -29,18 +29,9 @@ from deploy.graph import Placement, QuantizedGraph, Shape3
 from deploy.options import DEFAULT_CALIBRATION_DT_US, CompileOptions, DvsOptions, MonitorSpec
 from hwconfig.chips import ALIASES, CHIPS, UnknownChipError, get_chip
 from hwconfig.chips import parse_device as parse_device_string
-from hwconfig.spec import ChipSpec
 
 EXIT_GATE_FAILED = 3
 """Exit code of a failed gate: ``run --fail-on-divergence`` when the views diverge (as ``validate``)."""
-
-
-def parse_device(text: str) -> ChipSpec:
-    """``--device`` value → chip (names, aliases, samna device types, an optional ``:INDEX``)."""
-    try:
-        return get_chip(text)
-    except UnknownChipError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class DeviceAction(argparse.Action):
@@ -220,7 +211,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, verbose_help: str |
 def add_device_argument(
     parser: argparse.ArgumentParser, *, default: str | None = "speck2f", help_text: str | None = None
 ) -> None:
-    """``--device CHIP`` parsed by :func:`parse_device` (default chip ``default``; None: no default)."""
+    """``--device CHIP`` parsed by :class:`DeviceAction` (default chip ``default``; None: no default)."""
     names = ", ".join([*sorted(CHIPS), *sorted(ALIASES)])
     parser.add_argument(
         "--device",

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from deploy.agreement import output_class
 from deploy.datasets import is_tonic
 from deploy.errors import DatasetError, EventFormatError
 from deploy.graph import LayerGraph, QuantizedGraph
@@ -94,8 +95,8 @@ class SampleOutcome:
 
 def decide(counts: npt.ArrayLike) -> int:
     """Class from per-class spike counts: most spikes, ties to the lowest index, silent → :data:`NO_CLASS`."""
-    c = np.asarray(counts)
-    return NO_CLASS if c.size == 0 or c.max() <= 0 else int(np.argmax(c))
+    cls, _ = output_class(counts)  # the rule every view uses (deploy.agreement)
+    return NO_CLASS if cls is None else cls
 
 
 @contextmanager
