@@ -107,7 +107,7 @@ def _array(dtype: Any, ndim: int, readonly: bool = False) -> Any:
 
 
 NET_TYPE = nt.NamedTuple(
-    [_array(np.int64, 2, True), _array(np.int64, 1, True), _array(np.int32, 1, True)]
+    [_array(np.int64, 2, True), _array(np.int64, 1, True), _array(np.int8, 1, True)]
     + [_array(np.int32, 1, True)] * 2
     + [_array(np.int64, 3, True), _array(np.int64, 1, True)],
     Net,

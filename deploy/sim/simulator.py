@@ -48,7 +48,7 @@ class CompiledConfig:
     used: tuple[int, ...]
     P: npt.NDArray[np.int64]
     opt: npt.NDArray[np.int64]
-    W: npt.NDArray[np.int32]
+    W: npt.NDArray[np.int8]
     S0: npt.NDArray[np.int32]
     B: npt.NDArray[np.int32]
     NNZ: npt.NDArray[np.int32]
@@ -84,7 +84,7 @@ def compile_config(
     spec = get_chip(chip)
     used = check_config(config)
     P = np.zeros((N_CNN_LAYERS, K.N_PARAM), np.int64)
-    w_parts: list[npt.NDArray[np.int32]] = []
+    w_parts: list[npt.NDArray[np.int8]] = []
     s_parts: list[npt.NDArray[np.int32]] = []
     b_parts: list[npt.NDArray[np.int32]] = []
     n_parts: list[npt.NDArray[np.int32]] = []
@@ -126,7 +126,7 @@ def compile_config(
             continue
         # [c][k-1-kx][k-1-ky][f]: the kernel rotated, so that the kernel's rows run in ascending memory
         # order and a stride-1 event's taps of one kx are one contiguous range (see deploy.sim.kernel).
-        wk = np.ascontiguousarray(layer.weights.astype(np.int32).transpose(1, 2, 3, 0)[:, ::-1, ::-1])
+        wk = np.ascontiguousarray(layer.weights.astype(np.int8).transpose(1, 2, 3, 0)[:, ::-1, ::-1])
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
@@ -160,7 +160,7 @@ def compile_config(
     arrays: dict[str, npt.NDArray[Any]] = {
         "P": P,
         "opt": opt,
-        "W": _cat(w_parts),
+        "W": _cat(w_parts, np.int8),
         "S0": _cat(s_parts),
         "B": _cat(b_parts),
         "NNZ": _cat(n_parts),
@@ -201,8 +201,8 @@ def _log2(v: int) -> int:
     return v.bit_length() - 1 if v > 0 and v & (v - 1) == 0 else -1
 
 
-def _cat(parts: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
-    return np.concatenate(parts).astype(np.int32) if parts else np.zeros(1, np.int32)
+def _cat(parts: list[npt.NDArray[Any]], dtype: type[np.integer[Any]] = np.int32) -> npt.NDArray[Any]:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(1, dtype)
 
 
 def preprocess_dvs(rows: npt.NDArray[np.int64], dvs: DvsLayerConfig, merged_polarity: int) -> None:
