@@ -80,6 +80,7 @@ from deploy.sim.layout import (
     OVF_WRAP,
     PACK_F,
     PACK_X,
+    POS,
     PX,
     PY,
     REDO_TAPWISE,
@@ -294,9 +295,10 @@ def _taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int) -> tu
 
 
 @nb.njit(**_INLINE)
-def _tap(c: int, kx: int, ky: int, k: int) -> int:
-    """Row index of tap (c, kx, ky) in a core's weights, stored ``[c][k-1-kx][k-1-ky][f]`` (module doc)."""
-    return (c * k + k - 1 - kx) * k + k - 1 - ky
+def _tap(c: int, kx: int, ky: int, k: int, P: Any, L: int) -> int:
+    """Row index of tap (c, kx, ky) in core L's weights, stored ``[c][k-1-kx][ky in storage order]``
+    (module doc; ``P[L, POS + ky]`` is the position of ky)."""
+    return (c * k + k - 1 - kx) * k + P[L, POS + ky]
 
 
 @nb.njit(_I(_I, _I, _I, _I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
@@ -335,7 +337,7 @@ def _compute_event_generic(
         xo = xo0 - ix
         for iy in range(nky):
             yo = yo0 - iy
-            tap = _tap(c, kx0 + ix * sx, ky0 + iy * sy, k)
+            tap = _tap(c, kx0 + ix * sx, ky0 + iy * sy, k, P, L)
             wb = woff + tap * F
             sb = soff + (xo * Hout + yo) * F
             synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
@@ -373,6 +375,8 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     nk2 = nkx * nky
     if P[L, FAST] == 0 or nk2 > MAX_MASK_TAPS or wk.err[REDO_TAPWISE] != 0:
         return _compute_event_generic(L, c, t, kx0, xo0, nkx, ky0, yo0, nky, net, wk)
+    if nk2 == 0:
+        return 0
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
@@ -381,22 +385,21 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     sc = P[L, SCOFF]
     mask = wk.mask
     keep = 0 if P[L, RTZ] else 1
-    # Rows in ascending memory order (x_out, then y_out ascending; the kernel is stored rotated), so LLVM's
-    # runtime checks let the row loop run vectorised. With stride 1 in y, the nky taps of one kx touch
-    # consecutive y_out and consecutive weight rows: one fused row. Each neuron is touched once per event,
-    # so the order of the rows changes no state; only an overflow error depends on it (the reference stops
-    # at the first overflowing tap), so an overflow asks the caller to redo the call in the reference's
-    # tap order (ERR_REDO; the generic path then runs and stops at the same tap).
-    nrow = 1 if sy == 1 else nky
-    n = nky * F if sy == 1 else F
+    # One row per kx, in ascending memory order (x_out ascending; the kernel is stored flipped in x), so
+    # LLVM's runtime checks let the row loop run vectorised. The nky taps of one kx touch consecutive y_out
+    # and, thanks to the storage order of the kernel rows, consecutive weight rows: one fused row of nky·F
+    # synapses. Each neuron is touched once per event, so the order of the rows changes no state; only an
+    # overflow error depends on it (the reference stops at the first overflowing tap), so an overflow asks
+    # the caller to redo the call in the reference's tap order (ERR_REDO; the generic path then runs and
+    # stops at the same tap).
+    n = nky * F
+    ky_last = ky0 + (nky - 1) * sy  # the tap stored first: its output y is the lowest, yo0 - (nky - 1)
     ffrom = F  # features ffrom..fto have firing neurons
     fto = -1
-    ix = nkx - 1
-    iy = nky - 1
-    for _ in range(nkx * nrow):  # one flat loop over the rows (a nest makes LLVM hoist costly checks)
-        sb = soff + ((xo0 - ix) * Hout + yo0 - iy) * F
-        wb = woff + _tap(c, kx0 + ix * sx, ky0 + iy * sy, k) * F
-        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + iy)
+    for ix in range(nkx - 1, -1, -1):
+        sb = soff + ((xo0 - ix) * Hout + yo0 - nky + 1) * F
+        wb = woff + _tap(c, kx0 + ix * sx, ky_last, k, P, L) * F
+        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + nky - 1)
         if lo < -32768 or hi > 32767:
             for f in range(F):
                 mask[f] = 0
@@ -404,11 +407,6 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
             return 0
         ffrom = fmin if fmin < ffrom else ffrom
         fto = fmax if fmax > fto else fto
-        if iy == nky - nrow:  # last row of this kx
-            iy = nky - 1
-            ix -= 1
-        else:
-            iy -= 1
     wk.cnt[C_SYNOPS, L] += nk2 * F
     nsp = 0
     if fto >= 0:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from deploy.errors import SimulationError
 from deploy.sim import layout as K
 from deploy.sim.events import EVENT_DTYPE, Events, as_events, make_events, validate_events
-from deploy.sim.layout import Net, Work, new_work
+from deploy.sim.layout import Net, Work, ky_storage_order, new_work
 from deploy.sim.options import SimOptions
 from deploy.sim.result import (
     N_READOUT_CLASSES,
@@ -124,9 +124,12 @@ def compile_config(
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
             continue
-        # [c][k-1-kx][k-1-ky][f]: the kernel rotated, so that the kernel's rows run in ascending memory
-        # order and a stride-1 event's taps of one kx are one contiguous range (see deploy.sim.kernel).
-        wk = np.ascontiguousarray(layer.weights.astype(np.int8).transpose(1, 2, 3, 0)[:, ::-1, ::-1])
+        # [c][k-1-kx][ky in storage order][f]: the kernel's rows run in ascending memory order and an
+        # event's taps of one kx are one contiguous range (see deploy.sim.kernel and ky_storage_order).
+        order = ky_storage_order(k, d.stride.y)
+        P[L, K.POS + np.array(order)] = np.arange(k)
+        w = layer.weights.astype(np.int8).transpose(1, 2, 3, 0)
+        wk = np.ascontiguousarray(w[:, ::-1][:, :, order])
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
