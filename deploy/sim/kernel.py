@@ -40,6 +40,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 from numba import types as nt
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from deploy.sim.layout import (
     BOFF,
@@ -215,19 +216,24 @@ def _row_fast(
     if hi < t32:
         return F, -1, lo, hi
     k32 = np.int32(keep)
+    at: Any = usb
+    uF = np.uint64(F)
+    zero = np.uint64(0)
     fmin = F
     fmax = -1
-    at: Any = usb
     for seg in range(n // F):  # (no division per element)
         ubit = np.uint64(1) << np.uint64(bit - seg)
-        for f in range(F):
-            v = S[at]
-            if v >= t32:
-                S[at] = (v - t32) * k32
-                mask[f] |= ubit
-                fmin = f if f < fmin else fmin
-                fmax = f if f > fmax else fmax
-            at += np.uint64(1)
+        for f in range(F):  # branch-free, so it vectorises
+            uf = np.uint64(f)
+            v = S[at + uf]
+            fire = v >= t32
+            S[at + uf] = (v - t32) * k32 if fire else v
+            mask[uf] |= ubit if fire else zero
+            fa = f if fire else F
+            fb = f if fire else -1
+            fmin = fa if fa < fmin else fmin
+            fmax = fb if fb > fmax else fmax
+        at += uF
     return fmin, fmax, lo, hi
 
 
@@ -415,14 +421,13 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
             if m == 0:
                 continue
             mask[f] = 0
-            b = np.uint64(0)
-            for ix in range(nkx):
-                xo = (xo0 - ix) << PACK_X
-                for iy in range(nky):
-                    if (m >> b) & np.uint64(1):
-                        scratch[sc + nsp] = (f << PACK_F) | xo | (yo0 - iy)
-                        nsp += 1
-                    b += np.uint64(1)
+            fbits = f << PACK_F
+            while m != 0:  # the set bits b = ix·nky + iy, ascending: kx, then ky, as the reference emits
+                b = np.int64(trailing_zeros(m))
+                m &= m - np.uint64(1)
+                ix = b // nky
+                scratch[sc + nsp] = fbits | ((xo0 - ix) << PACK_X) | (yo0 - (b - ix * nky))
+                nsp += 1
         wk.cnt[C_GEN, L] += nsp
     return nsp
 
