@@ -8,6 +8,8 @@ the worked examples of SPECK_SEMANTICS §12b and on random configurations.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -76,12 +78,36 @@ class CompiledConfig:
         return int(self.P[:, K.F_].max())
 
 
+_CACHE_SIZE = 4
+_cache: OrderedDict[tuple[int, SimOptions, ChipSpec], CompiledConfig] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def compile_config(
     config: ChipConfig, options: SimOptions | None = None, chip: str | ChipSpec = "speck2f"
 ) -> CompiledConfig:
-    """Check a configuration and lay it out for the kernel (§3.1 layouts → f-contiguous layouts)."""
+    """Check a configuration and lay it out for the kernel (§3.1 layouts → f-contiguous layouts).
+
+    The last few layouts are kept, keyed by the configuration object, the options and the chip: a
+    ChipConfig and its arrays are immutable, so simulating many inputs on one configuration lays it out once.
+    """
     options = options or SimOptions()
     spec = get_chip(chip)
+    key = (id(config), options, spec)
+    with _cache_lock:
+        cc = _cache.get(key)
+        if cc is not None and cc.config is config:  # (the entry holds the config, so its id is not reused)
+            _cache.move_to_end(key)
+            return cc
+    cc = _compile_config(config, options, spec)
+    with _cache_lock:
+        _cache[key] = cc
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return cc
+
+
+def _compile_config(config: ChipConfig, options: SimOptions, spec: ChipSpec) -> CompiledConfig:
     used = check_config(config)
     P = np.zeros((N_CNN_LAYERS, K.N_PARAM), np.int64)
     w_parts: list[npt.NDArray[np.int8]] = []
