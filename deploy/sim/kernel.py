@@ -63,6 +63,7 @@ from deploy.sim.layout import (
     HOUT,
     K_,
     LEAK,
+    LOWSAFE,
     LSCOFF,
     MAX_MASK_TAPS,
     MON,
@@ -183,14 +184,16 @@ def _sort(a: Any, start: int, n: int) -> None:
 
 @nb.njit(**_INLINE)
 def _row_fast(
-    S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
-) -> tuple[int, int, int, int]:
+    S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int,
+    low_safe: int,
+) -> tuple[int, int, int, int]:  # fmt: skip
     """``n`` synapses with the default options: ``S[sb + j] += W[wb + j]``, then threshold and clamp.
 
     The range is one (kx, ky) tap for all F features, or ``n / F`` taps of consecutive ky fused into one
     range (stride 1, ky descending). Element j is feature ``j % F`` of segment ``j // F``; a firing one
     sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (lowest and highest firing feature, or F and -1,
-    min sum, max sum); the caller checks the sums for 16-bit overflow.
+    min sum, max sum); the caller checks the sums for 16-bit overflow. With ``low_safe`` (no sum of the core
+    can fall below -32768: :data:`~deploy.sim.layout.LOWSAFE`) the min sum is not computed and 0 is returned.
 
     The first loop is branch-free, call-free and int32 (exact: the states stay within 16 bits plus one
     weight, far from the int32 limits), so it vectorises with the widest registers: it stores
@@ -207,12 +210,19 @@ def _row_fast(
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
     uwb = np.uint64(wb)
-    for j in range(n):
-        uj = np.uint64(j)
-        v = np.int32(S[usb + uj] + W[uwb + uj])
-        lo = v if v < lo else lo
-        hi = v if v > hi else hi
-        S[usb + uj] = v if v > lo32 else lo32
+    if low_safe:
+        for j in range(n):
+            uj = np.uint64(j)
+            v = np.int32(S[usb + uj] + W[uwb + uj])
+            hi = v if v > hi else hi
+            S[usb + uj] = v if v > lo32 else lo32
+    else:
+        for j in range(n):
+            uj = np.uint64(j)
+            v = np.int32(S[usb + uj] + W[uwb + uj])
+            lo = v if v < lo else lo
+            hi = v if v > hi else hi
+            S[usb + uj] = v if v > lo32 else lo32
     if hi < t32:
         return F, -1, lo, hi
     k32 = np.int32(keep)
@@ -391,6 +401,7 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     sc = P[L, SCOFF]
     mask = wk.mask
     keep = 0 if P[L, RTZ] else 1
+    lsafe = P[L, LOWSAFE]
     # One row per kx, in ascending memory order (x_out ascending; the kernel is stored flipped in x), so
     # LLVM's runtime checks let the row loop run vectorised. The nky taps of one kx touch consecutive y_out
     # and, thanks to the storage order of the kernel rows, consecutive weight rows: one fused row of nky·F
@@ -405,7 +416,7 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     for ix in range(nkx - 1, -1, -1):
         sb = soff + ((xo0 - ix) * Hout + yo0 - nky + 1) * F
         wb = woff + _tap(c, kx0 + ix * sx, ky_last, k, P, L) * F
-        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + nky - 1)
+        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + nky - 1, lsafe)
         if lo < -32768 or hi > 32767:
             for f in range(F):
                 mask[f] = 0

@@ -17,8 +17,13 @@ F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
 THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED = range(11, 25)
 SXL, SYL = 25, 26  # log2 of the strides (chip strides are powers of two), -1 otherwise
 FAST = 27  # 1: the core's events take the kernel's fast path (default options, threshold_low < high)
+# 1: no sum state + weight of the core can fall below -32768, so the fast path skips that check. States
+# start at the configured initial values and later stay >= min(threshold_low, 0) (clamped, or reset from a
+# sum >= threshold_high to >= 0), so this holds when min(threshold_low, 0, initial states) + the core's
+# smallest weight >= -32768.
+LOWSAFE = 28
 # POS + ky: where kernel row ky is stored among the core's k rows of one (c, kx) (see ``ky_storage_order``).
-POS = 28
+POS = 29
 MAX_KERNEL = 16  # the largest kernel_size the simulator lays out (the chip's limit, §7.2)
 N_PARAM = POS + MAX_KERNEL
 

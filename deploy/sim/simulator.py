@@ -146,6 +146,9 @@ def _compile_config(config: ChipConfig, options: SimOptions, spec: ChipSpec) -> 
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
         P[L, K.FAST] = fast and layer.threshold_low < layer.threshold_high
+        if L in used:
+            floor = min(layer.threshold_low, 0, int(layer.neurons_initial_value.min(initial=0)))
+            P[L, K.LOWSAFE] = floor + int(layer.weights.min(initial=0)) >= -32768
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
