@@ -385,6 +385,7 @@ def validate_events(events: Events, config: ChipConfig, dvs_size: tuple[int, int
         raise EventFormatError(
             f"event {i}: target layer {lay} is an {why}; the configuration accepts layers {allowed}"
         )
+
     def limits(lay: int) -> tuple[int, int, int]:
         """(features, width, height) of layer ``lay``'s input."""
         if lay == DVS_LAYER:
@@ -394,6 +395,9 @@ def validate_events(events: Events, config: ChipConfig, dvs_size: tuple[int, int
         shape = config.cnn_layers[lay].dimensions.input_shape
         return shape.feature_count, shape.size.x, shape.size.y
 
+    lim_f: npt.NDArray[np.int64] | np.int64
+    lim_x: npt.NDArray[np.int64] | np.int64
+    lim_y: npt.NDArray[np.int64] | np.int64
     if single:
         lim_f, lim_x, lim_y = (np.int64(v) for v in limits(int(layers[0])))
     else:

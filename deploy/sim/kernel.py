@@ -3,29 +3,33 @@
 Data layout (prepared by :mod:`deploy.sim.simulator`), in two named tuples:
 
 - :class:`Net`, read-only: the per-core parameter table ``P[9, N_PARAM]``, the option flags ``opt``, weights
-  (flat int32, per core the kernel rotated by 180°: ``[c][k-1-kx][k-1-ky][f]``, f contiguous, offset
-  ``P[L, WOFF]``), biases, non-zero weight counts per tap (same order; for ``process_zero_weights=False``)
-  and the destinations;
+  (flat int8, per core ``[c][k-1-kx][ky in storage order][f]``, f contiguous, offset ``P[L, WOFF]``; the
+  storage order of the kernel rows is :func:`deploy.sim.layout.ky_storage_order`, ``P[L, POS + ky]``),
+  biases, non-zero weight counts per tap (same order; for ``process_zero_weights=False``) and the
+  destinations;
 - :class:`Work`, written by the kernel: states (flat int32, per core ``[x][y][f]``, offset ``P[L, SOFF]``),
   decimator counters, readout counts, counters, the error record and scratch buffers.
 
 Fast path (default options, ``P[L, FAST]``): an event's taps on each axis are a range (:func:`_taps`). A row
-is the F features of one tap, contiguous in weights and states; with stride 1 in y the taps of one kx touch
-consecutive y_out, and thanks to the rotated kernel consecutive weight rows, so they form one fused row of
-``nky·F`` synapses. Rows run in ascending memory order (LLVM's runtime overlap checks then admit the
-vectorised loop), in int32 (a sum that wraps is out of the 16-bit range too, so it is caught as an
-overflow). Each neuron is touched once per event, so the row order changes no state; an overflow error
-does depend on it (the reference stops at the first overflowing tap), so on an overflow the kernel returns
-``ERR_REDO`` and the caller repeats the call from its snapshot on the generic path, which reports it as the
-reference does. The row loop is branch-free; only a row whose largest sum reaches the threshold gets a
-second pass that resets the firing neurons and records each as bit ``ix·nky + iy`` of ``mask[f]``; the
-project's emission order (f outermost, then kx, then ky) is then read off the masks in one pass over the
-features that fired, with no sort. This is exact because routing is acyclic (checked before the kernel
-runs): the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
-decimator counter change between L's neuron updates, and computing all of one event's updates before
-emitting its spikes gives the reference's results. The rarely used options (no clamping, skipped zero
-weights, wrap/saturate, result checks, ``threshold_low >= threshold_high``, kernels with more than 64 taps)
-take the generic path, one tap at a time in the reference's order, recording sort keys instead.
+is the F features of one tap, contiguous in weights and states. The taps of one kx touch consecutive y_out,
+and, thanks to the storage order of the kernel rows (grouped by ``ky mod stride``, descending within a
+group), consecutive weight rows, so they form one fused row of ``nky·F`` synapses, whatever the stride.
+Rows run in ascending memory order (LLVM's runtime overlap checks then admit the vectorised loop), in int32
+(a sum that wraps is out of the 16-bit range too, so it is caught as an overflow). Each neuron is touched
+once per event, so the row order changes no state; an overflow error does depend on it (the reference stops
+at the first overflowing tap), so on an overflow the kernel returns ``ERR_REDO`` and the caller repeats the
+call from its snapshot on the generic path, which reports it as the reference does. The row loop is
+branch-free and finds the largest sum (and the smallest, unless the core's sums cannot fall below -32768,
+``P[L, LOWSAFE]``); only a row whose largest sum reaches the threshold gets a second, also branch-free pass
+that resets the firing neurons and records each as bit ``ix·nky + iy`` of ``mask[f]``; the project's
+emission order (f outermost, then kx, then ky) is then read off the masks of the features that fired, set
+bit by set bit (ascending bits are that order), with no sort. This is exact because routing is acyclic
+(checked before the kernel runs): the depth-first cascade of a spike of core L never reaches L again, so
+neither L's states nor L's decimator counter change between L's neuron updates, and computing all of one
+event's updates before emitting its spikes gives the reference's results. The rarely used options (no
+clamping, skipped zero weights, wrap/saturate, result checks, ``threshold_low >= threshold_high``, kernels
+with more than 64 taps) take the generic path, one tap at a time in the reference's order, recording sort
+keys instead.
 
 Cold start: each compiled function has one explicit signature and is compiled once, eagerly, into numba's
 on-disk cache (``cache=True``) when this module is first imported on a fresh cache (a few seconds;
@@ -189,18 +193,19 @@ def _row_fast(
 ) -> tuple[int, int, int, int]:  # fmt: skip
     """``n`` synapses with the default options: ``S[sb + j] += W[wb + j]``, then threshold and clamp.
 
-    The range is one (kx, ky) tap for all F features, or ``n / F`` taps of consecutive ky fused into one
-    range (stride 1, ky descending). Element j is feature ``j % F`` of segment ``j // F``; a firing one
-    sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (lowest and highest firing feature, or F and -1,
-    min sum, max sum); the caller checks the sums for 16-bit overflow. With ``low_safe`` (no sum of the core
-    can fall below -32768: :data:`~deploy.sim.layout.LOWSAFE`) the min sum is not computed and 0 is returned.
+    The range is the ``n / F`` taps of one kx fused into one range (module doc). Element j is feature
+    ``j % F`` of segment ``j // F``; a firing one sets bit ``bit - j // F`` of ``mask[j % F]``. Returns
+    (lowest and highest firing feature, or F and -1, min sum, max sum); the caller checks the sums for
+    16-bit overflow. With ``low_safe`` (no sum of the core can fall below -32768:
+    :data:`~deploy.sim.layout.LOWSAFE`) the min sum is not computed and 0 is returned for it.
 
     The first loop is branch-free, call-free and int32 (exact: the states stay within 16 bits plus one
     weight, far from the int32 limits), so it vectorises with the widest registers: it stores
     ``max(v, thrlo)`` and finds the largest sum. Only if that reaches the threshold does a second loop
     reset the firing neurons: with ``thrlo < thr`` (checked by the caller) a stored value reaches ``thr``
     exactly when its sum did (it was then stored unchanged), which gives the result of
-    ``fire ? (v - thr)·keep : max(v, thrlo)``.
+    ``fire ? (v - thr)·keep : max(v, thrlo)``. That loop is branch-free too (selects, so it vectorises):
+    whether a neuron fires is as unpredictable as the input.
     """
     lo: Any = np.int32(0)
     hi: Any = np.int32(0)
@@ -434,7 +439,7 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
             mask[f] = 0
             fbits = f << PACK_F
             while m != 0:  # the set bits b = ix·nky + iy, ascending: kx, then ky, as the reference emits
-                b = np.int64(trailing_zeros(m))
+                b = np.int64(trailing_zeros(m))  # type: ignore[call-arg]  # (a numba intrinsic)
                 m &= m - np.uint64(1)
                 ix = b // nky
                 scratch[sc + nsp] = fbits | ((xo0 - ix) << PACK_X) | (yo0 - (b - ix * nky))
