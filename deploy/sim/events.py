@@ -365,11 +365,15 @@ def validate_events(events: Events, config: ChipConfig, dvs_size: tuple[int, int
     used = set(config.used_cores())
     dvs = config.dvs_layer
     dvs_used = dvs.monitor_enable or any(d.enable for d in dvs.destinations)
-    layers = ev["layer"].astype(np.int64)
+    layers = ev["layer"]
     allowed = (
         sorted(used) + ([READOUT_LAYER] if config.readout.enable else []) + ([DVS_LAYER] if dvs_used else [])
     )
-    bad = np.nonzero(~np.isin(layers, allowed))[0]
+    single = bool(layers.min() == layers.max())  # one target layer: the usual case, checked faster
+    if single and int(layers[0]) in allowed:
+        bad = np.zeros(0, np.intp)
+    else:
+        bad = np.nonzero(~np.isin(layers, allowed))[0]
     if len(bad):
         i = int(bad[0])
         lay = int(layers[i])
@@ -381,25 +385,35 @@ def validate_events(events: Events, config: ChipConfig, dvs_size: tuple[int, int
         raise EventFormatError(
             f"event {i}: target layer {lay} is an {why}; the configuration accepts layers {allowed}"
         )
-    lim_f = np.zeros(len(ev), np.int64)
-    lim_x = np.zeros(len(ev), np.int64)
-    lim_y = np.zeros(len(ev), np.int64)
-    for lay in allowed:
-        m = layers == lay
+
+    def limits(lay: int) -> tuple[int, int, int]:
+        """(features, width, height) of layer ``lay``'s input."""
         if lay == DVS_LAYER:
-            fx, fy, fc = dvs_size[0], dvs_size[1], 2
-        elif lay == READOUT_LAYER:
-            fx, fy, fc = 1 << 7, 1 << 7, 1 << 10
-        else:
-            shape = config.cnn_layers[lay].dimensions.input_shape
-            fx, fy, fc = shape.size.x, shape.size.y, shape.feature_count
-        lim_f[m], lim_x[m], lim_y[m] = fc, fx, fy
+            return 2, dvs_size[0], dvs_size[1]
+        if lay == READOUT_LAYER:
+            return 1 << 10, 1 << 7, 1 << 7
+        shape = config.cnn_layers[lay].dimensions.input_shape
+        return shape.feature_count, shape.size.x, shape.size.y
+
+    lim_f: npt.NDArray[np.int64] | np.int64
+    lim_x: npt.NDArray[np.int64] | np.int64
+    lim_y: npt.NDArray[np.int64] | np.int64
+    if single:
+        lim_f, lim_x, lim_y = (np.int64(v) for v in limits(int(layers[0])))
+    else:
+        lim_f = np.zeros(len(ev), np.int64)
+        lim_x = np.zeros(len(ev), np.int64)
+        lim_y = np.zeros(len(ev), np.int64)
+        for lay in allowed:
+            m = layers == lay
+            lim_f[m], lim_x[m], lim_y[m] = limits(lay)
     for name, lim in (("feature", lim_f), ("x", lim_x), ("y", lim_y)):
-        col = ev[name].astype(np.int64)
+        col = ev[name]
         bad = np.nonzero((col < 0) | (col >= lim))[0]
         if len(bad):
             i = int(bad[0])
+            allowed_max = int(np.broadcast_to(lim, col.shape)[i]) - 1
             raise EventFormatError(
                 f"event {i}: {name} = {int(col[i])} out of range for layer {int(layers[i])} "
-                f"(allowed 0..{int(lim[i]) - 1})"
+                f"(allowed 0..{allowed_max})"
             )

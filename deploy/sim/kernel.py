@@ -3,29 +3,33 @@
 Data layout (prepared by :mod:`deploy.sim.simulator`), in two named tuples:
 
 - :class:`Net`, read-only: the per-core parameter table ``P[9, N_PARAM]``, the option flags ``opt``, weights
-  (flat int32, per core the kernel rotated by 180°: ``[c][k-1-kx][k-1-ky][f]``, f contiguous, offset
-  ``P[L, WOFF]``), biases, non-zero weight counts per tap (same order; for ``process_zero_weights=False``)
-  and the destinations;
+  (flat int8, per core ``[c][k-1-kx][ky in storage order][f]``, f contiguous, offset ``P[L, WOFF]``; the
+  storage order of the kernel rows is :func:`deploy.sim.layout.ky_storage_order`, ``P[L, POS + ky]``),
+  biases, non-zero weight counts per tap (same order; for ``process_zero_weights=False``) and the
+  destinations;
 - :class:`Work`, written by the kernel: states (flat int32, per core ``[x][y][f]``, offset ``P[L, SOFF]``),
   decimator counters, readout counts, counters, the error record and scratch buffers.
 
 Fast path (default options, ``P[L, FAST]``): an event's taps on each axis are a range (:func:`_taps`). A row
-is the F features of one tap, contiguous in weights and states; with stride 1 in y the taps of one kx touch
-consecutive y_out, and thanks to the rotated kernel consecutive weight rows, so they form one fused row of
-``nky·F`` synapses. Rows run in ascending memory order (LLVM's runtime overlap checks then admit the
-vectorised loop), in int32 (a sum that wraps is out of the 16-bit range too, so it is caught as an
-overflow). Each neuron is touched once per event, so the row order changes no state; an overflow error
-does depend on it (the reference stops at the first overflowing tap), so on an overflow the kernel returns
-``ERR_REDO`` and the caller repeats the call from its snapshot on the generic path, which reports it as the
-reference does. The row loop is branch-free; only a row whose largest sum reaches the threshold gets a
-second pass that resets the firing neurons and records each as bit ``ix·nky + iy`` of ``mask[f]``; the
-project's emission order (f outermost, then kx, then ky) is then read off the masks in one pass over the
-features that fired, with no sort. This is exact because routing is acyclic (checked before the kernel
-runs): the depth-first cascade of a spike of core L never reaches L again, so neither L's states nor L's
-decimator counter change between L's neuron updates, and computing all of one event's updates before
-emitting its spikes gives the reference's results. The rarely used options (no clamping, skipped zero
-weights, wrap/saturate, result checks, ``threshold_low >= threshold_high``, kernels with more than 64 taps)
-take the generic path, one tap at a time in the reference's order, recording sort keys instead.
+is the F features of one tap, contiguous in weights and states. The taps of one kx touch consecutive y_out,
+and, thanks to the storage order of the kernel rows (grouped by ``ky mod stride``, descending within a
+group), consecutive weight rows, so they form one fused row of ``nky·F`` synapses, whatever the stride.
+Rows run in ascending memory order (LLVM's runtime overlap checks then admit the vectorised loop), in int32
+(a sum that wraps is out of the 16-bit range too, so it is caught as an overflow). Each neuron is touched
+once per event, so the row order changes no state; an overflow error does depend on it (the reference stops
+at the first overflowing tap), so on an overflow the kernel returns ``ERR_REDO`` and the caller repeats the
+call from its snapshot on the generic path, which reports it as the reference does. The row loop is
+branch-free and finds the largest sum (and the smallest, unless the core's sums cannot fall below -32768,
+``P[L, LOWSAFE]``); only a row whose largest sum reaches the threshold gets a second, also branch-free pass
+that resets the firing neurons and records each as bit ``ix·nky + iy`` of ``mask[f]``; the project's
+emission order (f outermost, then kx, then ky) is then read off the masks of the features that fired, set
+bit by set bit (ascending bits are that order), with no sort. This is exact because routing is acyclic
+(checked before the kernel runs): the depth-first cascade of a spike of core L never reaches L again, so
+neither L's states nor L's decimator counter change between L's neuron updates, and computing all of one
+event's updates before emitting its spikes gives the reference's results. The rarely used options (no
+clamping, skipped zero weights, wrap/saturate, result checks, ``threshold_low >= threshold_high``, kernels
+with more than 64 taps) take the generic path, one tap at a time in the reference's order, recording sort
+keys instead.
 
 Cold start: each compiled function has one explicit signature and is compiled once, eagerly, into numba's
 on-disk cache (``cache=True``) when this module is first imported on a fresh cache (a few seconds;
@@ -40,6 +44,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 from numba import types as nt
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from deploy.sim.layout import (
     BOFF,
@@ -62,6 +67,7 @@ from deploy.sim.layout import (
     HOUT,
     K_,
     LEAK,
+    LOWSAFE,
     LSCOFF,
     MAX_MASK_TAPS,
     MON,
@@ -80,6 +86,7 @@ from deploy.sim.layout import (
     OVF_WRAP,
     PACK_F,
     PACK_X,
+    POS,
     PX,
     PY,
     REDO_TAPWISE,
@@ -107,7 +114,7 @@ def _array(dtype: Any, ndim: int, readonly: bool = False) -> Any:
 
 
 NET_TYPE = nt.NamedTuple(
-    [_array(np.int64, 2, True), _array(np.int64, 1, True), _array(np.int32, 1, True)]
+    [_array(np.int64, 2, True), _array(np.int64, 1, True), _array(np.int8, 1, True)]
     + [_array(np.int32, 1, True)] * 2
     + [_array(np.int64, 3, True), _array(np.int64, 1, True)],
     Net,
@@ -181,21 +188,24 @@ def _sort(a: Any, start: int, n: int) -> None:
 
 @nb.njit(**_INLINE)
 def _row_fast(
-    S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int
-) -> tuple[int, int, int, int]:
+    S: Any, W: Any, sb: int, wb: int, n: int, F: int, thr: int, thrlo: int, keep: int, mask: Any, bit: int,
+    low_safe: int,
+) -> tuple[int, int, int, int]:  # fmt: skip
     """``n`` synapses with the default options: ``S[sb + j] += W[wb + j]``, then threshold and clamp.
 
-    The range is one (kx, ky) tap for all F features, or ``n / F`` taps of consecutive ky fused into one
-    range (stride 1, ky descending). Element j is feature ``j % F`` of segment ``j // F``; a firing one
-    sets bit ``bit - j // F`` of ``mask[j % F]``. Returns (lowest and highest firing feature, or F and -1,
-    min sum, max sum); the caller checks the sums for 16-bit overflow.
+    The range is the ``n / F`` taps of one kx fused into one range (module doc). Element j is feature
+    ``j % F`` of segment ``j // F``; a firing one sets bit ``bit - j // F`` of ``mask[j % F]``. Returns
+    (lowest and highest firing feature, or F and -1, min sum, max sum); the caller checks the sums for
+    16-bit overflow. With ``low_safe`` (no sum of the core can fall below -32768:
+    :data:`~deploy.sim.layout.LOWSAFE`) the min sum is not computed and 0 is returned for it.
 
     The first loop is branch-free, call-free and int32 (exact: the states stay within 16 bits plus one
     weight, far from the int32 limits), so it vectorises with the widest registers: it stores
     ``max(v, thrlo)`` and finds the largest sum. Only if that reaches the threshold does a second loop
     reset the firing neurons: with ``thrlo < thr`` (checked by the caller) a stored value reaches ``thr``
     exactly when its sum did (it was then stored unchanged), which gives the result of
-    ``fire ? (v - thr)·keep : max(v, thrlo)``.
+    ``fire ? (v - thr)·keep : max(v, thrlo)``. That loop is branch-free too (selects, so it vectorises):
+    whether a neuron fires is as unpredictable as the input.
     """
     lo: Any = np.int32(0)
     hi: Any = np.int32(0)
@@ -205,28 +215,40 @@ def _row_fast(
     # (slicing would do the same but costs reference-count updates on every row).
     usb = np.uint64(sb)
     uwb = np.uint64(wb)
-    for j in range(n):
-        uj = np.uint64(j)
-        v = np.int32(S[usb + uj] + W[uwb + uj])
-        lo = v if v < lo else lo
-        hi = v if v > hi else hi
-        S[usb + uj] = v if v > lo32 else lo32
+    if low_safe:
+        for j in range(n):
+            uj = np.uint64(j)
+            v = np.int32(S[usb + uj] + W[uwb + uj])
+            hi = v if v > hi else hi
+            S[usb + uj] = v if v > lo32 else lo32
+    else:
+        for j in range(n):
+            uj = np.uint64(j)
+            v = np.int32(S[usb + uj] + W[uwb + uj])
+            lo = v if v < lo else lo
+            hi = v if v > hi else hi
+            S[usb + uj] = v if v > lo32 else lo32
     if hi < t32:
         return F, -1, lo, hi
     k32 = np.int32(keep)
+    at: Any = usb
+    uF = np.uint64(F)
+    zero = np.uint64(0)
     fmin = F
     fmax = -1
-    at: Any = usb
     for seg in range(n // F):  # (no division per element)
         ubit = np.uint64(1) << np.uint64(bit - seg)
-        for f in range(F):
-            v = S[at]
-            if v >= t32:
-                S[at] = (v - t32) * k32
-                mask[f] |= ubit
-                fmin = f if f < fmin else fmin
-                fmax = f if f > fmax else fmax
-            at += np.uint64(1)
+        for f in range(F):  # branch-free, so it vectorises
+            uf = np.uint64(f)
+            v = S[at + uf]
+            fire = v >= t32
+            S[at + uf] = (v - t32) * k32 if fire else v
+            mask[uf] |= ubit if fire else zero
+            fa = f if fire else F
+            fb = f if fire else -1
+            fmin = fa if fa < fmin else fmin
+            fmax = fb if fb > fmax else fmax
+        at += uF
     return fmin, fmax, lo, hi
 
 
@@ -294,9 +316,10 @@ def _taps(d: int, k: int, pad: int, stride: int, slog: int, size_out: int) -> tu
 
 
 @nb.njit(**_INLINE)
-def _tap(c: int, kx: int, ky: int, k: int) -> int:
-    """Row index of tap (c, kx, ky) in a core's weights, stored ``[c][k-1-kx][k-1-ky][f]`` (module doc)."""
-    return (c * k + k - 1 - kx) * k + k - 1 - ky
+def _tap(c: int, kx: int, ky: int, k: int, P: Any, L: int) -> int:
+    """Row index of tap (c, kx, ky) in core L's weights, stored ``[c][k-1-kx][ky in storage order]``
+    (module doc; ``P[L, POS + ky]`` is the position of ky)."""
+    return (c * k + k - 1 - kx) * k + P[L, POS + ky]
 
 
 @nb.njit(_I(_I, _I, _I, _I, _I, _I, _I, _I, _I, NET_TYPE, WORK_TYPE), **_JIT)
@@ -335,7 +358,7 @@ def _compute_event_generic(
         xo = xo0 - ix
         for iy in range(nky):
             yo = yo0 - iy
-            tap = _tap(c, kx0 + ix * sx, ky0 + iy * sy, k)
+            tap = _tap(c, kx0 + ix * sx, ky0 + iy * sy, k, P, L)
             wb = woff + tap * F
             sb = soff + (xo * Hout + yo) * F
             synops += net.NNZ[P[L, NOFF] + tap] if skipzero else F
@@ -373,6 +396,8 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     nk2 = nkx * nky
     if P[L, FAST] == 0 or nk2 > MAX_MASK_TAPS or wk.err[REDO_TAPWISE] != 0:
         return _compute_event_generic(L, c, t, kx0, xo0, nkx, ky0, yo0, nky, net, wk)
+    if nk2 == 0:
+        return 0
     Hout = P[L, HOUT]
     thr = P[L, THR]
     thrlo = P[L, THRLO]
@@ -381,22 +406,22 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
     sc = P[L, SCOFF]
     mask = wk.mask
     keep = 0 if P[L, RTZ] else 1
-    # Rows in ascending memory order (x_out, then y_out ascending; the kernel is stored rotated), so LLVM's
-    # runtime checks let the row loop run vectorised. With stride 1 in y, the nky taps of one kx touch
-    # consecutive y_out and consecutive weight rows: one fused row. Each neuron is touched once per event,
-    # so the order of the rows changes no state; only an overflow error depends on it (the reference stops
-    # at the first overflowing tap), so an overflow asks the caller to redo the call in the reference's
-    # tap order (ERR_REDO; the generic path then runs and stops at the same tap).
-    nrow = 1 if sy == 1 else nky
-    n = nky * F if sy == 1 else F
+    lsafe = P[L, LOWSAFE]
+    # One row per kx, in ascending memory order (x_out ascending; the kernel is stored flipped in x), so
+    # LLVM's runtime checks let the row loop run vectorised. The nky taps of one kx touch consecutive y_out
+    # and, thanks to the storage order of the kernel rows, consecutive weight rows: one fused row of nky·F
+    # synapses. Each neuron is touched once per event, so the order of the rows changes no state; only an
+    # overflow error depends on it (the reference stops at the first overflowing tap), so an overflow asks
+    # the caller to redo the call in the reference's tap order (ERR_REDO; the generic path then runs and
+    # stops at the same tap).
+    n = nky * F
+    ky_last = ky0 + (nky - 1) * sy  # the tap stored first: its output y is the lowest, yo0 - (nky - 1)
     ffrom = F  # features ffrom..fto have firing neurons
     fto = -1
-    ix = nkx - 1
-    iy = nky - 1
-    for _ in range(nkx * nrow):  # one flat loop over the rows (a nest makes LLVM hoist costly checks)
-        sb = soff + ((xo0 - ix) * Hout + yo0 - iy) * F
-        wb = woff + _tap(c, kx0 + ix * sx, ky0 + iy * sy, k) * F
-        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + iy)
+    for ix in range(nkx - 1, -1, -1):
+        sb = soff + ((xo0 - ix) * Hout + yo0 - nky + 1) * F
+        wb = woff + _tap(c, kx0 + ix * sx, ky_last, k, P, L) * F
+        fmin, fmax, lo, hi = _row_fast(S, W, sb, wb, n, F, thr, thrlo, keep, mask, ix * nky + nky - 1, lsafe)
         if lo < -32768 or hi > 32767:
             for f in range(F):
                 mask[f] = 0
@@ -404,11 +429,6 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
             return 0
         ffrom = fmin if fmin < ffrom else ffrom
         fto = fmax if fmax > fto else fto
-        if iy == nky - nrow:  # last row of this kx
-            iy = nky - 1
-            ix -= 1
-        else:
-            iy -= 1
     wk.cnt[C_SYNOPS, L] += nk2 * F
     nsp = 0
     if fto >= 0:
@@ -417,14 +437,13 @@ def _compute_event(L: int, c: int, x: int, y: int, t: int, net: Any, wk: Any) ->
             if m == 0:
                 continue
             mask[f] = 0
-            b = np.uint64(0)
-            for ix in range(nkx):
-                xo = (xo0 - ix) << PACK_X
-                for iy in range(nky):
-                    if (m >> b) & np.uint64(1):
-                        scratch[sc + nsp] = (f << PACK_F) | xo | (yo0 - iy)
-                        nsp += 1
-                    b += np.uint64(1)
+            fbits = f << PACK_F
+            while m != 0:  # the set bits b = ix·nky + iy, ascending: kx, then ky, as the reference emits
+                b = np.int64(trailing_zeros(m))  # type: ignore[call-arg]  # (a numba intrinsic)
+                m &= m - np.uint64(1)
+                ix = b // nky
+                scratch[sc + nsp] = fbits | ((xo0 - ix) << PACK_X) | (yo0 - (b - ix * nky))
+                nsp += 1
         wk.cnt[C_GEN, L] += nsp
     return nsp
 

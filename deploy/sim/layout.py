@@ -17,7 +17,15 @@ F_, C_, K_, SX, SY, PX, PY, WOUT, HOUT, WIN, HIN = range(11)
 THR, THRLO, RTZ, LEAK, MON, DECN, DECPH, WOFF, SOFF, NOFF, BOFF, SCOFF, LSCOFF, USED = range(11, 25)
 SXL, SYL = 25, 26  # log2 of the strides (chip strides are powers of two), -1 otherwise
 FAST = 27  # 1: the core's events take the kernel's fast path (default options, threshold_low < high)
-N_PARAM = 28
+# 1: no sum state + weight of the core can fall below -32768, so the fast path skips that check. States
+# start at the configured initial values and later stay >= min(threshold_low, 0) (clamped, or reset from a
+# sum >= threshold_high to >= 0), so this holds when min(threshold_low, 0, initial states) + the core's
+# smallest weight >= -32768.
+LOWSAFE = 28
+# POS + ky: where kernel row ky is stored among the core's k rows of one (c, kx) (see ``ky_storage_order``).
+POS = 29
+MAX_KERNEL = 16  # the largest kernel_size the simulator lays out (the chip's limit, §7.2)
+N_PARAM = POS + MAX_KERNEL
 
 # Option flags opt[N_OPT].
 O_CLAMP, O_SKIPZERO, O_LEAKSPK, O_OVF, O_CHECK, O_OOR, O_ERRATUM, O_TRACE, O_DVSMON = range(9)
@@ -46,14 +54,26 @@ N_FRAMES = N_CNN_LAYERS + 2
 N_FRAME_COLS = 8
 
 
+def ky_storage_order(k: int, stride: int) -> list[int]:
+    """The order in which a core stores its kernel rows ky = 0..k-1 (for each input feature and kx).
+
+    The rows are grouped by ``ky mod stride`` and stored in descending ky within a group. An input event
+    reaches the rows ``ky0, ky0 + stride, ...`` of one group, whose outputs ``y0, y0 - 1, ...`` are
+    consecutive neurons; stored this way, those rows are one contiguous range in the same (ascending) memory
+    order as the states they update, so the kernel updates them as one fused row. With stride 1 this is the
+    kernel flipped in y.
+    """
+    return [ky for r in range(stride) for ky in range(k - 1, -1, -1) if ky % stride == r]
+
+
 class Net(NamedTuple):
     """The compiled configuration, read-only (see the module docstring for the layouts)."""
 
     P: Any  # int64[9, N_PARAM]
     opt: Any  # int64[N_OPT]
-    W: Any  # int32, per core [c][k-1-kx][k-1-ky][f] (kernel rotated)
+    W: Any  # int8, per core [c][k-1-kx][ky in ky_storage_order][f]
     B: Any  # int32, per core [f]
-    NNZ: Any  # int32, per core [c][k-1-kx][k-1-ky]: non-zero weights of the tap
+    NNZ: Any  # int32, per core [c][k-1-kx][ky in ky_storage_order]: non-zero weights of the tap
     dest: Any  # int64[9, 2, 4]: enable, layer, pooling, feature_shift
     dvs_dest: Any  # int64[2]: the DVS layer's destination cores, -1 if none
 

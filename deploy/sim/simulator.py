@@ -8,6 +8,8 @@ the worked examples of SPECK_SEMANTICS §12b and on random configurations.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import numpy.typing as npt
 from deploy.errors import SimulationError
 from deploy.sim import layout as K
 from deploy.sim.events import EVENT_DTYPE, Events, as_events, make_events, validate_events
-from deploy.sim.layout import Net, Work, new_work
+from deploy.sim.layout import Net, Work, ky_storage_order, new_work
 from deploy.sim.options import SimOptions
 from deploy.sim.result import (
     N_READOUT_CLASSES,
@@ -48,7 +50,7 @@ class CompiledConfig:
     used: tuple[int, ...]
     P: npt.NDArray[np.int64]
     opt: npt.NDArray[np.int64]
-    W: npt.NDArray[np.int32]
+    W: npt.NDArray[np.int8]
     S0: npt.NDArray[np.int32]
     B: npt.NDArray[np.int32]
     NNZ: npt.NDArray[np.int32]
@@ -76,15 +78,39 @@ class CompiledConfig:
         return int(self.P[:, K.F_].max())
 
 
+_CACHE_SIZE = 4
+_cache: OrderedDict[tuple[int, SimOptions, ChipSpec], CompiledConfig] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def compile_config(
     config: ChipConfig, options: SimOptions | None = None, chip: str | ChipSpec = "speck2f"
 ) -> CompiledConfig:
-    """Check a configuration and lay it out for the kernel (§3.1 layouts → f-contiguous layouts)."""
+    """Check a configuration and lay it out for the kernel (§3.1 layouts → f-contiguous layouts).
+
+    The last few layouts are kept, keyed by the configuration object, the options and the chip: a
+    ChipConfig and its arrays are immutable, so simulating many inputs on one configuration lays it out once.
+    """
     options = options or SimOptions()
     spec = get_chip(chip)
+    key = (id(config), options, spec)
+    with _cache_lock:
+        cc = _cache.get(key)
+        if cc is not None and cc.config is config:  # (the entry holds the config, so its id is not reused)
+            _cache.move_to_end(key)
+            return cc
+    cc = _compile_config(config, options, spec)
+    with _cache_lock:
+        _cache[key] = cc
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return cc
+
+
+def _compile_config(config: ChipConfig, options: SimOptions, spec: ChipSpec) -> CompiledConfig:
     used = check_config(config)
     P = np.zeros((N_CNN_LAYERS, K.N_PARAM), np.int64)
-    w_parts: list[npt.NDArray[np.int32]] = []
+    w_parts: list[npt.NDArray[np.int8]] = []
     s_parts: list[npt.NDArray[np.int32]] = []
     b_parts: list[npt.NDArray[np.int32]] = []
     n_parts: list[npt.NDArray[np.int32]] = []
@@ -120,13 +146,19 @@ def compile_config(
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
         P[L, K.FAST] = fast and layer.threshold_low < layer.threshold_high
+        if L in used:
+            floor = min(layer.threshold_low, 0, int(layer.neurons_initial_value.min(initial=0)))
+            P[L, K.LOWSAFE] = floor + int(layer.weights.min(initial=0)) >= -32768
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
             continue
-        # [c][k-1-kx][k-1-ky][f]: the kernel rotated, so that the kernel's rows run in ascending memory
-        # order and a stride-1 event's taps of one kx are one contiguous range (see deploy.sim.kernel).
-        wk = np.ascontiguousarray(layer.weights.astype(np.int32).transpose(1, 2, 3, 0)[:, ::-1, ::-1])
+        # [c][k-1-kx][ky in storage order][f]: the kernel's rows run in ascending memory order and an
+        # event's taps of one kx are one contiguous range (see deploy.sim.kernel and ky_storage_order).
+        order = ky_storage_order(k, d.stride.y)
+        P[L, K.POS + np.array(order)] = np.arange(k)
+        w = layer.weights.astype(np.int8).transpose(1, 2, 3, 0)
+        wk = np.ascontiguousarray(w[:, ::-1][:, :, order])
         P[L, K.WOFF], P[L, K.SOFF], P[L, K.BOFF], P[L, K.NOFF] = woff, soff, boff, noff
         P[L, K.SCOFF], P[L, K.LSCOFF] = sc, lsc
         w_parts.append(wk.reshape(-1))
@@ -160,7 +192,7 @@ def compile_config(
     arrays: dict[str, npt.NDArray[Any]] = {
         "P": P,
         "opt": opt,
-        "W": _cat(w_parts),
+        "W": _cat(w_parts, np.int8),
         "S0": _cat(s_parts),
         "B": _cat(b_parts),
         "NNZ": _cat(n_parts),
@@ -201,8 +233,8 @@ def _log2(v: int) -> int:
     return v.bit_length() - 1 if v > 0 and v & (v - 1) == 0 else -1
 
 
-def _cat(parts: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
-    return np.concatenate(parts).astype(np.int32) if parts else np.zeros(1, np.int32)
+def _cat(parts: list[npt.NDArray[Any]], dtype: type[np.integer[Any]] = np.int32) -> npt.NDArray[Any]:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(1, dtype)
 
 
 def preprocess_dvs(rows: npt.NDArray[np.int64], dvs: DvsLayerConfig, merged_polarity: int) -> None:
