@@ -167,3 +167,64 @@ def test_torch_threads_flag(flag: list[str], expected: int | None) -> None:
     run.add_arguments(parser)
     args = parser.parse_args(["model.pt", "--device", "speck", *flag])
     assert run.run_options(args).torch_threads == expected
+
+
+def test_dry_run_draws_figures_without_pyplot_validation_or_cyclic_gc_left_off(
+    saved: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    model = saved[0]
+    argv = [str(model), "--device", "speck", "--input-shape", "2,16,16", "--dry-run"]
+    argv += ["-o", str(tmp_path / "r")]
+    out = _in_subprocess(
+        "import gc, json, sys\n"
+        "from deploy.cli import main\n"
+        f"rc = main({argv!r})\n"
+        "print('\\n' + json.dumps({'rc': rc, 'modules': sorted(sys.modules), 'gc_on': gc.isenabled(),\n"
+        "    'frozen': gc.get_freeze_count()}))\n"
+    )
+    modules = set(out["modules"])  # type: ignore[arg-type]
+    assert out["rc"] == 0 and (tmp_path / "r" / "report.html").exists()
+    assert "matplotlib.figure" in modules  # the report's figures were drawn
+    assert modules & {"matplotlib.pyplot", "matplotlib.pylab", "deploy.validation"} == set()
+    assert out["gc_on"] is True  # switched back on after the imports ...
+    assert isinstance(out["frozen"], int) and out["frozen"] > 100_000  # ... with torch's objects frozen
+
+
+def test_gc_paused_for_imports_freezes_once_the_imports_are_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import deploy.sim.warmup
+    from deploy import lazy_imports
+
+    monkeypatch.setattr(lazy_imports, "_RUN_MODULES", ("json",))
+    monkeypatch.setattr(deploy.sim.warmup, "load_kernels", lambda: None)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        with lazy_imports.gc_paused_for_imports():
+            assert not gc.isenabled()
+            lazy_imports.import_run_dependencies()
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+            frozen = gc.get_freeze_count()
+            lazy_imports.import_run_dependencies()  # a second run in the same process freezes nothing more
+            assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
+def test_gc_paused_for_imports_switches_back_on_after_an_early_error() -> None:
+    import gc
+
+    from deploy import lazy_imports
+
+    with pytest.raises(DeployError), lazy_imports.gc_paused_for_imports():
+        assert not gc.isenabled()
+        raise DeployError("no board")  # before the imports: nothing is frozen
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with lazy_imports.gc_paused_for_imports():  # a caller that turned it off keeps it off
+            lazy_imports._resume_gc(freeze=True)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
