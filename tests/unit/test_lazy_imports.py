@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,18 +25,27 @@ REPO = Path(__file__).resolve().parents[2]
 PLOTTING = ("matplotlib.pyplot", "matplotlib.figure", "matplotlib.pylab")
 
 
-def _run_cli_and_list_modules(argv: list[str]) -> tuple[int, set[str]]:
-    """Run ``deploy.cli.main(argv)`` in a fresh interpreter; its exit code and the modules it imported."""
+def _run_cli(argv: list[str]) -> dict[str, Any]:
+    """Run ``deploy.cli.main(argv)`` in a fresh interpreter: its exit code (``rc``), the modules it imported
+    (``modules``), whether the cyclic garbage collector is on (``gc_on``) and how many objects are frozen
+    out of its view (``frozen``) afterwards."""
     script = (
-        "import json, sys\n"
+        "import gc, json, sys\n"
         "from deploy.cli import main\n"
         f"rc = main({argv!r})\n"
-        "print('\\n' + json.dumps({'rc': rc, 'modules': sorted(sys.modules)}))\n"
+        "print('\\n' + json.dumps({'rc': rc, 'modules': sorted(sys.modules), 'gc_on': gc.isenabled(),\n"
+        "    'frozen': gc.get_freeze_count()}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
     )
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return doc
+
+
+def _run_cli_and_list_modules(argv: list[str]) -> tuple[int, set[str]]:
+    """Run ``deploy.cli.main(argv)`` in a fresh interpreter; its exit code and the modules it imported."""
+    doc = _run_cli(argv)
     return doc["rc"], set(doc["modules"])
 
 
@@ -78,12 +88,12 @@ def test_check_and_compile_of_a_model_file_import_no_plotting(
 ) -> None:
     model = saved[0]
     extra = ["-o", str(tmp_path / "c.json")] if command == "compile" else []
-    rc, modules = _run_cli_and_list_modules(
-        [command, str(model), "--device", "speck", "--input-shape", "2,16,16", *extra]
-    )
-    assert rc == 0
+    out = _run_cli([command, str(model), "--device", "speck", "--input-shape", "2,16,16", *extra])
+    modules = set(out["modules"])
+    assert out["rc"] == 0
     assert {"torch", "sinabs"} <= _top_level(modules)  # loading the model file needs both
     assert modules & set(PLOTTING) == set()
+    assert out["gc_on"] is True and out["frozen"] > 100_000  # torch's objects frozen out of the collector
 
 
 def _in_subprocess(code: str) -> dict[str, object]:
@@ -175,19 +185,13 @@ def test_dry_run_draws_figures_without_pyplot_validation_or_cyclic_gc_left_off(
     model = saved[0]
     argv = [str(model), "--device", "speck", "--input-shape", "2,16,16", "--dry-run"]
     argv += ["-o", str(tmp_path / "r")]
-    out = _in_subprocess(
-        "import gc, json, sys\n"
-        "from deploy.cli import main\n"
-        f"rc = main({argv!r})\n"
-        "print('\\n' + json.dumps({'rc': rc, 'modules': sorted(sys.modules), 'gc_on': gc.isenabled(),\n"
-        "    'frozen': gc.get_freeze_count()}))\n"
-    )
-    modules = set(out["modules"])  # type: ignore[arg-type]
+    out = _run_cli(argv)
+    modules = set(out["modules"])
     assert out["rc"] == 0 and (tmp_path / "r" / "report.html").exists()
     assert "matplotlib.figure" in modules  # the report's figures were drawn
     assert modules & {"matplotlib.pyplot", "matplotlib.pylab", "deploy.validation"} == set()
     assert out["gc_on"] is True  # switched back on after the imports ...
-    assert isinstance(out["frozen"], int) and out["frozen"] > 100_000  # ... with torch's objects frozen
+    assert out["frozen"] > 100_000  # ... with torch's objects frozen
 
 
 def test_gc_paused_for_imports_freezes_once_the_imports_are_done(monkeypatch: pytest.MonkeyPatch) -> None:
