@@ -95,9 +95,8 @@ def run_once(python: str, tree: Path, args: list[str]) -> Sample:
             f"deploy-model {' '.join(args)} failed in {tree} (exit {proc.returncode}):\n{proc.stderr}"
         )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    steps = {  # the write step names its directory, which differs between trees
-        re.sub(r"^write \S+", "write DIR", m["label"]): float(m["seconds"]) for m in STEP_LINE.finditer(proc.stderr)
-    }
+    ticks = STEP_LINE.finditer(proc.stderr)  # the write step names its directory, which differs by tree
+    steps = {re.sub(r"^write \S+", "write DIR", m["label"]): float(m["seconds"]) for m in ticks}
     return Sample(wall, cpu, steps)
 
 
