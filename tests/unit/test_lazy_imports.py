@@ -202,6 +202,7 @@ def test_gc_paused_for_imports_freezes_once_the_imports_are_done(monkeypatch: py
 
     monkeypatch.setattr(lazy_imports, "_RUN_MODULES", ("json",))
     monkeypatch.setattr(deploy.sim.warmup, "load_kernels", lambda: None)
+    gc.unfreeze()  # an in-process CLI call of an earlier test may have frozen objects
     assert gc.isenabled() and gc.get_freeze_count() == 0
     try:
         with lazy_imports.gc_paused_for_imports():
@@ -221,6 +222,7 @@ def test_gc_paused_for_imports_switches_back_on_after_an_early_error() -> None:
 
     from deploy import lazy_imports
 
+    gc.unfreeze()  # an in-process CLI call of an earlier test may have frozen objects
     with pytest.raises(DeployError), lazy_imports.gc_paused_for_imports():
         assert not gc.isenabled()
         raise DeployError("no board")  # before the imports: nothing is frozen
