@@ -115,13 +115,14 @@ def import_simulator() -> None:
 
 @contextmanager
 def gc_paused_for_imports() -> Iterator[None]:
-    """CLI only: no cyclic garbage collection until :func:`import_run_dependencies` has run; see the module
+    """CLI only: no cyclic garbage collection until the command's heavy imports are done; see the module
     docstring.
 
-    Inside the block the collector is off; :func:`imports_done` (called by :func:`import_run_dependencies`
-    and :func:`deploy.commands._common.import_compiler`) freezes the objects created so far
-    (:func:`gc.freeze`) and switches it back on. Leaving the block without that call (an error before the
-    imports) switches it back on without freezing. Does nothing when the collector is already off.
+    Inside the block the collector is off; :func:`imports_done` (called by :func:`import_run_dependencies`,
+    :func:`import_simulator` and :func:`deploy.commands._common.import_compiler`) freezes the objects
+    created so far (:func:`gc.freeze`) and switches it back on. Leaving the block without that call (an
+    error before the imports) switches it back on without freezing. Does nothing when the collector is
+    already off.
     """
     global _gc_paused
     if not gc.isenabled():

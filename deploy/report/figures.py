@@ -3,8 +3,9 @@
 The run report's figures are drawn once each: their margins are fixed in inches, except the left one, which
 :func:`_fit_axes` fits to the widest y tick label and y label, measured text by text without drawing.
 matplotlib's layout engines (constrained, tight) draw a figure up to three times to find its margins: they
-took 0.3–0.4 s of the seven figures' 1.0 s (``scripts/bench_cli.py``'s ``run`` writes them). Log axes have no
-minor ticks (a tick costs ≈ 1 ms to create and draw; the labelled decades remain).
+took 0.3–0.4 s of the 1.0 s that the bundled model's seven figures took to draw. Log axes have no minor
+ticks (a tick costs ≈ 1 ms to create and draw; the labelled decades remain). The validation report's
+figures (:mod:`deploy.report.validation`) keep the constrained layout.
 """
 
 from __future__ import annotations
