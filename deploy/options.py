@@ -25,6 +25,10 @@ DEFAULT_CALIBRATION_DT_US = 10_000
 QUANTIZATION_RULES = ("sinabs", "calibrated")
 """Names accepted by :attr:`CompileOptions.quantization`."""
 
+EXECUTORS = ("process", "thread", "dask")
+"""Where ``validate`` and ``sweep`` run samples (:func:`deploy.validation.executors.open_runner`); here, not
+there, so that building the command line does not import :mod:`deploy.validation`."""
+
 MonitorSpec = str | int | Sequence[int | str] | None
 """Which layers send their spikes to the host, in sinabs's ``monitor_layers`` forms: None (the exit
 layers), ``[]`` (none), ``"all"``, ``"dvs"``, a layer index, or a list of indices, ``-1`` (the exit layers)

@@ -19,13 +19,16 @@ compare against an older commit::
 
 Prints, per command and tree, the median and minimum wall time and the median CPU time (user + system of
 the subprocess), the ratio of the median wall time to the first tree's, and the load average before and after
-(the machine is shared: CPU seconds move less with the load than wall seconds).
+(the machine is shared: CPU seconds move less with the load than wall seconds). Then, for ``run``, the median
+duration of each step the console ticks off (``✓ step (1.23 s)`` on stderr), per tree, and the rest of the
+wall time (interpreter start, argument parsing, printing, exit).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -42,12 +45,18 @@ INPUT_SHAPE = "2,34,34"
 COMMANDS = ("run", "simulate", "check", "compile")
 
 
+STEP_LINE = re.compile(r"^✓ (?P<label>.+) \((?P<seconds>[0-9.]+) s\)$", re.MULTILINE)
+"""A step the console ticked off (``deploy/commands/_console.py``), as printed without a terminal."""
+
+
 @dataclass(frozen=True)
 class Sample:
-    """One timed subprocess: wall seconds and CPU seconds (user + system)."""
+    """One timed subprocess: wall seconds, CPU seconds (user + system) and its console steps (label →
+    seconds, in order)."""
 
     wall: float
     cpu: float
+    steps: dict[str, float]
 
 
 def argv_of(command: str, work: Path) -> list[str]:
@@ -86,7 +95,25 @@ def run_once(python: str, tree: Path, args: list[str]) -> Sample:
             f"deploy-model {' '.join(args)} failed in {tree} (exit {proc.returncode}):\n{proc.stderr}"
         )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Sample(wall, cpu)
+    ticks = STEP_LINE.finditer(proc.stderr)  # the write step names its directory, which differs by tree
+    steps = {re.sub(r"^write \S+", "write DIR", m["label"]): float(m["seconds"]) for m in ticks}
+    return Sample(wall, cpu, steps)
+
+
+def print_steps(command: str, samples: dict[Path, list[Sample]]) -> None:
+    """Median seconds of each console step of ``command`` per tree, and of the wall time outside them."""
+    trees = list(samples)
+    labels = list(dict.fromkeys(label for rows in samples.values() for s in rows for label in s.steps))
+    if not labels:
+        return
+    print(f"\nsteps of `{command}` (median s, from the console's ticks)\n")
+    print("| step | " + " | ".join(t.name or str(t) for t in trees) + " |")
+    print("|---|" + "---:|" * len(trees))
+    for label in labels:
+        cells = [statistics.median(s.steps.get(label, 0.0) for s in samples[t]) for t in trees]
+        print(f"| {label} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    rest = [statistics.median(s.wall - sum(s.steps.values()) for s in samples[t]) for t in trees]
+    print("| rest (start, parsing, printing, exit) | " + " | ".join(f"{c:.2f}" for c in rest) + " |")
 
 
 def imported_from(python: str, tree: Path) -> str:
@@ -123,6 +150,7 @@ def main() -> None:
     )
     print("| command | tree | median wall (s) | min wall (s) | median CPU (s) | wall vs first tree |")
     print("|---|---|---:|---:|---:|---:|", flush=True)
+    step_samples: dict[str, dict[Path, list[Sample]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
         work = {tree: Path(tmp) / f"tree{i}" for i, tree in enumerate(trees)}
         for w in work.values():
@@ -134,6 +162,7 @@ def main() -> None:
             for _ in range(args.runs):
                 for tree in trees:
                     samples[tree].append(run_once(args.python, tree, argv_of(command, work[tree])))
+            step_samples[command] = samples
             base = statistics.median(s.wall for s in samples[trees[0]])
             for tree in trees:
                 rows = samples[tree]
@@ -144,6 +173,8 @@ def main() -> None:
                     flush=True,
                 )
     load_after = os.getloadavg()
+    if "run" in step_samples:
+        print_steps("run", step_samples["run"])
     print(f"\nload average (1 min): {load_before[0]:.1f} before, {load_after[0]:.1f} after")
 
 

@@ -17,6 +17,7 @@ from deploy.commands._common import (
     add_output_arguments,
     compile_options,
     format_placement,
+    import_compiler,
     input_shape_line,
 )
 from deploy.commands._console import Reporter
@@ -61,6 +62,7 @@ def check_document(verdict: ModelCheck) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import_compiler()
     from deploy.pipeline import check_model
 
     console = Reporter.from_args(args)

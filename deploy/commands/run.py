@@ -175,6 +175,13 @@ def default_output_dir(model: Path, dry_run: bool = True) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Fail early on the output directory, run (:func:`deploy.runner.run_model`), write, print; exit code."""
+    from deploy.lazy_imports import gc_paused_for_imports
+
+    with gc_paused_for_imports():  # until torch & co. are imported, then frozen out of the collector's view
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from deploy.outdir import check_output_dir
     from deploy.report import summary_json
     from deploy.report.tables import divergence_lines

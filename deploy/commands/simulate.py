@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from deploy.errors import DeployError
     from deploy.inputs import is_tonic, read_event_file, tonic_to_chip
+    from deploy.lazy_imports import import_simulator
     from deploy.options import RunOptions
     from deploy.outdir import atomic_output_dir, check_output_dir
     from deploy.routing import entry_targets_from
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from hwconfig.chips import get_chip
     from hwconfig.json_io import config_hash, load_config
 
+    import_simulator()  # numba, with the garbage collector paused
     options = RunOptions(slow_clock_hz=args.slow_clock_hz).sim_options()  # checks --slow-clock-hz
     if args.output is not None:
         check_output_dir(args.output.absolute(), args.force, protect=[args.config, args.input])

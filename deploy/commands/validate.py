@@ -75,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """--workers, --executor, --scheduler, --json, -q/-v (shared with ``deploy-model sweep``)."""
-    from deploy.validation import EXECUTORS
+    from deploy.options import EXECUTORS
 
     p.add_argument(
         "--workers", type=int, default=None, metavar="N", help="parallel workers (default: all cores)"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deploy.errors import DeployError
+from deploy.options import EXECUTORS
 from deploy.validation.task import (
     SampleItem,
     SampleOutcome,
@@ -33,7 +34,6 @@ from deploy.validation.task import (
     warm_worker,
 )
 
-EXECUTORS = ("process", "thread", "dask")
 Progress = Callable[[int, int], None]
 """Called as ``progress(finished_now, total)`` each time a chunk of samples finishes."""
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,18 +25,27 @@ REPO = Path(__file__).resolve().parents[2]
 PLOTTING = ("matplotlib.pyplot", "matplotlib.figure", "matplotlib.pylab")
 
 
-def _run_cli_and_list_modules(argv: list[str]) -> tuple[int, set[str]]:
-    """Run ``deploy.cli.main(argv)`` in a fresh interpreter; its exit code and the modules it imported."""
+def _run_cli(argv: list[str]) -> dict[str, Any]:
+    """Run ``deploy.cli.main(argv)`` in a fresh interpreter: its exit code (``rc``), the modules it imported
+    (``modules``), whether the cyclic garbage collector is on (``gc_on``) and how many objects are frozen
+    out of its view (``frozen``) afterwards."""
     script = (
-        "import json, sys\n"
+        "import gc, json, sys\n"
         "from deploy.cli import main\n"
         f"rc = main({argv!r})\n"
-        "print('\\n' + json.dumps({'rc': rc, 'modules': sorted(sys.modules)}))\n"
+        "print('\\n' + json.dumps({'rc': rc, 'modules': sorted(sys.modules), 'gc_on': gc.isenabled(),\n"
+        "    'frozen': gc.get_freeze_count()}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
     )
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return doc
+
+
+def _run_cli_and_list_modules(argv: list[str]) -> tuple[int, set[str]]:
+    """Run ``deploy.cli.main(argv)`` in a fresh interpreter; its exit code and the modules it imported."""
+    doc = _run_cli(argv)
     return doc["rc"], set(doc["modules"])
 
 
@@ -64,12 +74,12 @@ def test_simulate_of_a_saved_config_imports_no_torch_sinabs_or_matplotlib(
     saved: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
     _, config, events = saved
-    rc, modules = _run_cli_and_list_modules(
-        ["simulate", str(config), "--input", str(events), "-o", str(tmp_path / "sim")]
-    )
-    assert rc == 0 and (tmp_path / "sim" / "output_events.npy").exists()
+    out = _run_cli(["simulate", str(config), "--input", str(events), "-o", str(tmp_path / "sim")])
+    modules = set(out["modules"])
+    assert out["rc"] == 0 and (tmp_path / "sim" / "output_events.npy").exists()
     assert "numba" in _top_level(modules)  # the harness sees what the command imported
     assert _top_level(modules) & {"torch", "sinabs", "matplotlib", "nir"} == set()
+    assert out["gc_on"] is True and out["frozen"] > 50_000  # numba's objects frozen out of the collector
 
 
 @pytest.mark.parametrize("command", ["check", "compile"])
@@ -78,12 +88,12 @@ def test_check_and_compile_of_a_model_file_import_no_plotting(
 ) -> None:
     model = saved[0]
     extra = ["-o", str(tmp_path / "c.json")] if command == "compile" else []
-    rc, modules = _run_cli_and_list_modules(
-        [command, str(model), "--device", "speck", "--input-shape", "2,16,16", *extra]
-    )
-    assert rc == 0
+    out = _run_cli([command, str(model), "--device", "speck", "--input-shape", "2,16,16", *extra])
+    modules = set(out["modules"])
+    assert out["rc"] == 0
     assert {"torch", "sinabs"} <= _top_level(modules)  # loading the model file needs both
     assert modules & set(PLOTTING) == set()
+    assert out["gc_on"] is True and out["frozen"] > 100_000  # torch's objects frozen out of the collector
 
 
 def _in_subprocess(code: str) -> dict[str, object]:
@@ -167,3 +177,60 @@ def test_torch_threads_flag(flag: list[str], expected: int | None) -> None:
     run.add_arguments(parser)
     args = parser.parse_args(["model.pt", "--device", "speck", *flag])
     assert run.run_options(args).torch_threads == expected
+
+
+def test_dry_run_draws_figures_without_pyplot_validation_or_cyclic_gc_left_off(
+    saved: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    model = saved[0]
+    argv = [str(model), "--device", "speck", "--input-shape", "2,16,16", "--dry-run"]
+    argv += ["-o", str(tmp_path / "r")]
+    out = _run_cli(argv)
+    modules = set(out["modules"])
+    assert out["rc"] == 0 and (tmp_path / "r" / "report.html").exists()
+    assert "matplotlib.figure" in modules  # the report's figures were drawn
+    assert modules & {"matplotlib.pyplot", "matplotlib.pylab", "deploy.validation"} == set()
+    assert out["gc_on"] is True  # switched back on after the imports ...
+    assert out["frozen"] > 100_000  # ... with torch's objects frozen
+
+
+def test_gc_paused_for_imports_freezes_once_the_imports_are_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import deploy.sim.warmup
+    from deploy import lazy_imports
+
+    monkeypatch.setattr(lazy_imports, "_RUN_MODULES", ("json",))
+    monkeypatch.setattr(deploy.sim.warmup, "load_kernels", lambda: None)
+    gc.unfreeze()  # an in-process CLI call of an earlier test may have frozen objects
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        with lazy_imports.gc_paused_for_imports():
+            assert not gc.isenabled()
+            lazy_imports.import_run_dependencies()
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+            frozen = gc.get_freeze_count()
+            lazy_imports.import_run_dependencies()  # a second run in the same process freezes nothing more
+            assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
+def test_gc_paused_for_imports_switches_back_on_after_an_early_error() -> None:
+    import gc
+
+    from deploy import lazy_imports
+
+    gc.unfreeze()  # an in-process CLI call of an earlier test may have frozen objects
+    with pytest.raises(DeployError), lazy_imports.gc_paused_for_imports():
+        assert not gc.isenabled()
+        raise DeployError("no board")  # before the imports: nothing is frozen
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with lazy_imports.gc_paused_for_imports():  # a caller that turned it off keeps it off
+            lazy_imports._resume_gc(freeze=True)
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()

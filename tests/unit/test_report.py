@@ -266,3 +266,30 @@ def test_quant_rows_copy_the_shown_stats_by_name_as_plain_numbers() -> None:
     assert row == QuantRow("features.0", 127.0, (-120, 127), (0, 0), 127, -127, 0.01, 2, 1.0, 32513, "sinabs")
     assert type(row.saturated) is int and type(row.weight_range[0]) is int
     json.dumps(asdict(row))
+
+
+@pytest.mark.parametrize(
+    ("top", "ylabel", "rotation"),
+    [(1e9, "SynOps/s", 90), (10.0, "x", 90), (1e5, "…layer_name_12", 0), (1e3, "input pixel\n(f, y, x)", 90)],
+)
+def test_fit_axes_leaves_room_for_exactly_the_y_labels(top: float, ylabel: str, rotation: int) -> None:
+    """Figures are laid out without a layout engine: their y tick labels and y label must be inside the
+    figure (not clipped) with no more than a few pixels to spare on the left."""
+    from deploy.report import figures as F
+
+    fig = F._new_figure(7.5, 3.0, fitted=True)
+    axes = fig.subplots(2, 1, sharex=True)[:]
+    for ax in axes:
+        ax.bar([0, 1, 2], [1, top / 10, top])
+        ax.set_yscale("log")
+        F._plain_ticks(ax)
+        ax.set_ylabel(ylabel, rotation=rotation, ha="right" if rotation == 0 else "center")
+    F._fit_axes(fig, list(axes), bottom=0.4, top=0.2, hspace=0.2)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in axes:
+        box = ax.get_tightbbox(renderer)
+        assert 0 <= box.x0 <= 0.1 * F.DPI + 2  # the 0.08 in spare margin, rounding
+        assert box.y0 >= 0 and box.y1 <= fig.bbox.height
+    upper, lower = (ax.get_position() for ax in axes)
+    assert upper.y0 - lower.y1 == pytest.approx(0.2 / 3.0)  # the gap between rows, in inches
