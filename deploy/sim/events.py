@@ -410,7 +410,7 @@ def validate_events(events: Events, config: ChipConfig, dvs_size: tuple[int, int
             lim_f[m], lim_x[m], lim_y[m] = limits(lay)
     for name, lim in (("feature", lim_f), ("x", lim_x), ("y", lim_y)):
         col = ev[name]
-        if single and 0 <= col.min() and col.max() < lim:
+        if single and col.min() >= 0 and col.max() < lim:
             continue
         bad = np.nonzero((col < 0) | (col >= lim))[0]
         if len(bad):
