@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sinabs.layers as sl
 import torch
+from helpers.snn_models import iaf
 from torch import nn
 
 from deploy.cli import COMMANDS, build_parser, main
@@ -23,10 +23,6 @@ from deploy.sim.events import TONIC_DTYPE, events_to_raster, raster_to_events
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = ("digits_snn", "digits_ann2snn")
 SHAPE = "2,16,16"
-
-
-def iaf() -> sl.IAFSqueeze:
-    return sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0)
 
 
 def tiny(bias: float | None = None) -> nn.Module:

@@ -9,13 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sinabs.layers as sl
 import torch
+from helpers.snn_models import iaf
 from torch import nn
-
-
-def iaf() -> sl.IAFSqueeze:
-    return sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0)
 
 
 def save_model(tmp_path: Path) -> Path:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import sinabs.layers as sl
 import torch
+from helpers.snn_models import iaf
 from torch import nn
 
 from deploy.errors import UnsupportedLayerError
@@ -30,10 +31,6 @@ from deploy.sim.events import DVS_LAYER, make_events
 from deploy.sim.simulator import simulate
 from deploy.timestep import evaluate
 from hwconfig.config import BoolVec2, Vec2
-
-
-def iaf() -> sl.IAFSqueeze:
-    return sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0)
 
 
 def net(c: int, *, pool: int = 1, k: int = 3) -> nn.Sequential:

@@ -15,6 +15,7 @@ import sinabs.layers as sl
 import torch
 from helpers.apply_changes import apply_changes_to_module
 from helpers.reference_data import reference_file
+from helpers.snn_models import iaf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -24,10 +25,6 @@ from deploy.pipeline import ModelCheck, check_model
 from hwconfig import get_chip
 
 CHIP = get_chip("speck2f")
-
-
-def iaf() -> sl.IAFSqueeze:
-    return sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0)
 
 
 def checked(model: nn.Module, shape: tuple[int, int, int]) -> ModelCheck:

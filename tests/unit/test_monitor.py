@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-import sinabs.layers as sl
 import torch
+from helpers.snn_models import build_conv_pool_linear, seeded
 from torch import nn
 
 from deploy.errors import DeployError
@@ -24,23 +24,9 @@ from hwconfig.config import ChipConfig
 from hwconfig.errors import ConfigError
 
 
-def iaf() -> sl.IAFSqueeze:
-    return sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0)
-
-
-def model() -> nn.Sequential:
+def model() -> nn.Module:
     """Three layers; layer 0 pools by 2 on its way to layer 1."""
-    torch.manual_seed(3)
-    m = nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding=1, bias=False),
-        iaf(),
-        sl.SumPool2d(2),
-        nn.Conv2d(4, 4, 3, padding=1, bias=False),
-        iaf(),
-        nn.Flatten(),
-        nn.Linear(4 * 8 * 8, 3, bias=False),
-        iaf(),
-    )
+    m = seeded(build_conv_pool_linear, 3)
     with torch.no_grad():
         for conv in m:
             if isinstance(conv, (nn.Conv2d, nn.Linear)):

@@ -9,6 +9,7 @@ import pytest
 import sinabs
 import sinabs.layers as sl
 import torch
+from helpers.snn_models import build_conv_pool_linear, iaf, seeded
 from torch import nn
 
 from deploy.errors import ChipConstraintError, PlacementError
@@ -17,22 +18,8 @@ from deploy.pipeline import STAGES, CompileResult, check_model, compile_model
 from hwconfig import get_chip
 
 
-def iaf() -> sl.IAFSqueeze:
-    return sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, min_v_mem=-1.0)
-
-
-def model() -> nn.Sequential:
-    torch.manual_seed(3)
-    return nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding=1, bias=False),
-        iaf(),
-        sl.SumPool2d(2),
-        nn.Conv2d(4, 4, 3, padding=1, bias=False),
-        iaf(),
-        nn.Flatten(),
-        nn.Linear(4 * 8 * 8, 3, bias=False),
-        iaf(),
-    )
+def model() -> nn.Module:
+    return seeded(build_conv_pool_linear, 3)
 
 
 def test_compile_module_runs_every_stage_in_order() -> None:
