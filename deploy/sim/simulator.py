@@ -126,12 +126,12 @@ def _compile_config(config: ChipConfig, options: SimOptions, spec: ChipSpec) -> 
         d = layer.dimensions
         F, C, k = d.output_shape.feature_count, d.input_shape.feature_count, d.kernel_size
         Wout, Hout = d.output_shape.size.x, d.output_shape.size.y
-        if L in used and (k > 16 or F > 1024 or Wout > 128 or Hout > 128):
+        if L in used and (k > K.MAX_KERNEL or F > 1024 or Wout > 128 or Hout > 128):
             # The kernel packs (f, x, y) of pending spikes into 10 + 7 + 7 bits (chip limits: §7.2).
             raise SimulationError(
                 f"core {L}: kernel_size {k}, {F} output features and output map {Wout}×{Hout}: the simulator "
-                "supports kernel_size ≤ 16, ≤ 1024 features and maps ≤ 128×128 (the chip's limits); run "
-                "config.validate(chip) to find the offending field"
+                f"supports kernel_size ≤ {K.MAX_KERNEL}, ≤ 1024 features and maps ≤ 128×128 (the chip's "
+                "limits); run config.validate(chip) to find the offending field"
             )
         P[L, K.F_], P[L, K.C_], P[L, K.K_] = F, C, k
         P[L, K.SX], P[L, K.SY], P[L, K.PX], P[L, K.PY] = d.stride.x, d.stride.y, d.padding.x, d.padding.y
@@ -146,13 +146,12 @@ def _compile_config(config: ChipConfig, options: SimOptions, spec: ChipSpec) -> 
             P[L, K.DECPH] = n - 1 if options.decimator_phase is None else options.decimator_phase % n
         P[L, K.USED] = L in used
         P[L, K.FAST] = fast and layer.threshold_low < layer.threshold_high
-        if L in used:
-            floor = min(layer.threshold_low, 0, int(layer.neurons_initial_value.min(initial=0)))
-            P[L, K.LOWSAFE] = floor + int(layer.weights.min(initial=0)) >= -32768
         for s, dst in enumerate(layer.destinations[:2]):
             dest[L, s] = (dst.enable, dst.layer, max(dst.pooling, 1), dst.feature_shift)
         if L not in used:
             continue
+        floor = min(layer.threshold_low, 0, int(layer.neurons_initial_value.min(initial=0)))
+        P[L, K.LOWSAFE] = floor + int(layer.weights.min(initial=0)) >= -32768
         # [c][k-1-kx][ky in storage order][f]: the kernel's rows run in ascending memory order and an
         # event's taps of one kx are one contiguous range (see deploy.sim.kernel and ky_storage_order).
         order = ky_storage_order(k, d.stride.y)
